@@ -1,0 +1,1 @@
+"""gql-support: an incident-management (support desk) server with a GraphQL API."""

@@ -1,0 +1,5 @@
+import sys
+
+from gql_support.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""Tortoise models of the people who use the desk and the tokens they sign in with."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    USER = "USER"
+    AGENT = "AGENT"
+    MANAGER = "MANAGER"
+    ADMIN = "ADMIN"
+
+
+#: Roles that may be assigned an incident or support one.
+SUPPORT_ROLES = frozenset({Role.AGENT, Role.MANAGER, Role.ADMIN})
+#: Roles of incident managers: assign, re-prioritise, any status move the workflow has.
+MANAGER_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    #: Stored lower-cased, so uniqueness is case-insensitive on every database.
+    email = fields.CharField(max_length=254, unique=True)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.USER)
+    locale = fields.CharField(max_length=35, default="en")
+    is_active = fields.BooleanField(default=True)
+    password_hash = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiToken(Model):
+    """An opaque bearer token, of which only the SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "api_token"

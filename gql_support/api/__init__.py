@@ -1,0 +1,1 @@
+"""The GraphQL transport: Strawberry types, resolvers, DataLoaders and the Starlette app."""

@@ -1,0 +1,27 @@
+"""The per-request context: who is asking, and the DataLoaders that batch what they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from gql_support.accounts.models import User
+from gql_support.api.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    viewer: User | None
+    loaders: Loaders = field(default_factory=Loaders)
+    #: The WebSocket connection_init payload, set by Strawberry.
+    connection_params: Any = None
+
+
+Info = StrawberryInfo[Context, Any]

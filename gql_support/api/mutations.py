@@ -1,0 +1,223 @@
+"""Mutation resolvers: parse the input, call one service function, map the result or the
+domain error to the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.permission import BasePermission
+
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import User as UserModel
+from gql_support.api.context import Info
+from gql_support.api.errors import IsAuthenticated, UserError
+from gql_support.api.ids import decode_id
+from gql_support.api.inputs import (
+    AddCommentInput,
+    AssignIncidentInput,
+    LoginInput,
+    ReportIncidentInput,
+    SaveIncidentInput,
+    UpdateStatusInput,
+    WatchIncidentInput,
+    given,
+    given_list,
+    identity,
+    references,
+    user_pk,
+)
+from gql_support.api.types import Comment, Incident, User
+from gql_support.errors import DomainError, InvalidInput
+from gql_support.incidents import models as incidents
+from gql_support.incidents import service
+from gql_support.incidents.changes import IncidentChanges
+
+R = TypeVar("R")
+
+
+@strawberry.type
+class LoginPayload:
+    token: str | None = strawberry.field(
+        description="Bearer token for the Authorization header and the WebSocket "
+        "connection_init payload."
+    )
+    viewer: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class IncidentPayload:
+    incident: Incident | None = strawberry.field(
+        description="The incident after the change; null when nothing was changed."
+    )
+    errors: list[UserError]
+    client_mutation_id: str | None
+
+
+@strawberry.type
+class CommentPayload:
+    comment: Comment | None
+    incident: Incident | None
+    errors: list[UserError]
+    client_mutation_id: str | None
+
+
+def _actor(info: Info) -> UserModel:
+    assert info.context.viewer is not None, "guarded by IsAuthenticated"
+    return info.context.viewer
+
+
+def _incident_pk(global_id: strawberry.ID) -> int:
+    return decode_id(global_id, "Incident", field=["input", "incidentId"])
+
+
+def _no_uploads(attachments: list[Upload] | None) -> None:
+    if attachments:
+        raise InvalidInput("file uploads are not accepted yet", field=["input", "attachments"])
+
+
+async def _incident_payload(
+    change: Callable[[], Awaitable[incidents.Incident]], client_mutation_id: str | None
+) -> IncidentPayload:
+    try:
+        incident = await change()
+    except DomainError as error:
+        return IncidentPayload(
+            incident=None,
+            errors=[UserError.from_domain(error)],
+            client_mutation_id=client_mutation_id,
+        )
+    return IncidentPayload(
+        incident=Incident.from_model(incident), errors=[], client_mutation_id=client_mutation_id
+    )
+
+
+_signed_in: list[type[BasePermission]] = [IsAuthenticated]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def login(self, input: LoginInput) -> LoginPayload:
+        try:
+            user, token = await accounts.login(email=input.email, password=input.password)
+        except DomainError as error:
+            return LoginPayload(token=None, viewer=None, errors=[UserError.from_domain(error)])
+        return LoginPayload(token=token, viewer=User.from_model(user), errors=[])
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def report_incident(self, info: Info, input: ReportIncidentInput) -> IncidentPayload:
+        async def change() -> incidents.Incident:
+            _no_uploads(input.attachments)
+            return await service.report_incident(
+                actor=_actor(info),
+                description=input.description,
+                type=input.type,
+                impact=input.impact,
+                urgency=input.urgency,
+                changes=IncidentChanges(
+                    assigned_to_id=given(input.assigned_to_id, user_pk("assignedToId")),
+                    supported_by_ids=given_list(input.supported_by_ids, user_pk("supportedByIds")),
+                    watcher_ids=given_list(input.watcher_ids, user_pk("watcherIds")),
+                    due_date=given(input.due_date, identity),
+                    task=given(input.task, identity),
+                    comment=input.comment,
+                    references=references(input.references),
+                ),
+            )
+
+        return await _incident_payload(change, input.client_mutation_id)
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def assign_incident(self, info: Info, input: AssignIncidentInput) -> IncidentPayload:
+        async def change() -> incidents.Incident:
+            assignee = input.assigned_to_id
+            return await service.assign_incident(
+                actor=_actor(info),
+                incident_id=_incident_pk(input.incident_id),
+                assigned_to_id=None if assignee is None else user_pk("assignedToId")(assignee),
+                supported_by_ids=given_list(input.supported_by_ids, user_pk("supportedByIds")),
+                expected_version=input.expected_version,
+            )
+
+        return await _incident_payload(change, input.client_mutation_id)
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def update_status(self, info: Info, input: UpdateStatusInput) -> IncidentPayload:
+        async def change() -> incidents.Incident:
+            return await service.update_status(
+                actor=_actor(info),
+                incident_id=_incident_pk(input.incident_id),
+                status=input.status,
+                comment=input.comment,
+                expected_version=input.expected_version,
+            )
+
+        return await _incident_payload(change, input.client_mutation_id)
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
+        try:
+            _no_uploads(input.attachments)
+            comment, incident = await service.add_comment(
+                actor=_actor(info),
+                incident_id=_incident_pk(input.incident_id),
+                body=input.body,
+                references=references(input.references),
+            )
+        except DomainError as error:
+            return CommentPayload(
+                comment=None,
+                incident=None,
+                errors=[UserError.from_domain(error)],
+                client_mutation_id=input.client_mutation_id,
+            )
+        return CommentPayload(
+            comment=Comment.from_model(comment),
+            incident=Incident.from_model(incident),
+            errors=[],
+            client_mutation_id=input.client_mutation_id,
+        )
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def save_incident(self, info: Info, input: SaveIncidentInput) -> IncidentPayload:
+        async def change() -> incidents.Incident:
+            _no_uploads(input.attachments)
+            for required in ("status", "type", "impact", "urgency"):
+                if getattr(input, required) is None:
+                    raise InvalidInput(f"{required} cannot be null", field=["input", required])
+            incident, _ = await service.edit_incident(
+                actor=_actor(info),
+                incident_id=_incident_pk(input.incident_id),
+                expected_version=input.expected_version,
+                changes=IncidentChanges(
+                    assigned_to_id=given(input.assigned_to_id, user_pk("assignedToId")),
+                    supported_by_ids=given_list(input.supported_by_ids, user_pk("supportedByIds")),
+                    watcher_ids=given_list(input.watcher_ids, user_pk("watcherIds")),
+                    status=given(input.status, identity),  # type: ignore[arg-type]
+                    type=given(input.type, identity),  # type: ignore[arg-type]
+                    impact=given(input.impact, identity),  # type: ignore[arg-type]
+                    urgency=given(input.urgency, identity),  # type: ignore[arg-type]
+                    due_date=given(input.due_date, identity),
+                    task=given(input.task, identity),
+                    comment=input.comment,
+                    references=references(input.references),
+                ),
+            )
+            return incident
+
+        return await _incident_payload(change, input.client_mutation_id)
+
+    @strawberry.mutation(permission_classes=_signed_in)
+    async def watch_incident(self, info: Info, input: WatchIncidentInput) -> IncidentPayload:
+        async def change() -> incidents.Incident:
+            return await service.watch_incident(
+                actor=_actor(info),
+                incident_id=_incident_pk(input.incident_id),
+                watching=input.watching,
+            )
+
+        return await _incident_payload(change, input.client_mutation_id)

@@ -1,0 +1,129 @@
+"""Query resolvers: each parses its arguments and calls one read function of the domain."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import Role
+from gql_support.api.context import Info
+from gql_support.api.errors import IsAuthenticated, query_error
+from gql_support.api.ids import parse_global_id
+from gql_support.api.inputs import IncidentFilter, IncidentOrder
+from gql_support.api.types import (
+    Comment,
+    Connection,
+    Dashboard,
+    Edge,
+    Incident,
+    IncidentEvent,
+    Node,
+    PageInfo,
+    Reference,
+    User,
+)
+from gql_support.errors import DomainError
+from gql_support.incidents import models as incidents
+from gql_support.incidents import queries
+
+_signed_in: list[type[BasePermission]] = [IsAuthenticated]
+
+
+def _viewer(info: Info) -> User:
+    assert info.context.viewer is not None, "guarded by IsAuthenticated"
+    return User.from_model(info.context.viewer)
+
+
+async def _node(info: Info, id: strawberry.ID) -> Node | None:
+    parsed = parse_global_id(id)
+    if parsed is None:
+        return None
+    type_name, pk = parsed
+    if type_name == "User":
+        user = await info.context.loaders.user_by_id.load(pk)
+        return None if user is None else User.from_model(user)
+    if type_name == "Incident":
+        incident = await queries.get_incident(incident_id=pk)
+        return None if incident is None else Incident.from_model(incident)
+    if type_name == "Comment":
+        comment = await incidents.Comment.get_or_none(id=pk)
+        return None if comment is None else Comment.from_model(comment)
+    if type_name == "Reference":
+        reference = await incidents.Reference.get_or_none(id=pk)
+        return None if reference is None else Reference.from_model(reference)
+    if type_name == "IncidentEvent":
+        event = await incidents.IncidentEvent.get_or_none(id=pk)
+        return None if event is None else IncidentEvent.from_model(event)
+    return None
+
+
+@strawberry.type
+class Query:
+    node: Node | None = strawberry.field(resolver=_node, permission_classes=_signed_in)
+    viewer: User = strawberry.field(
+        resolver=_viewer, permission_classes=_signed_in, description="The user making the request."
+    )
+
+    @strawberry.field(
+        permission_classes=_signed_in,
+        description="People to choose from in the Assigned To / Supported By / Watchlist "
+        "dropdowns.",
+    )
+    async def users(
+        self, role: list[Role] | None = None, search: str | None = None, first: int | None = None
+    ) -> list[User]:
+        found = await accounts.list_users(roles=role, search=search, first=first)
+        return [User.from_model(u) for u in found]
+
+    @strawberry.field(permission_classes=_signed_in)
+    async def incident(
+        self, info: Info, id: strawberry.ID | None = None, number: int | None = None
+    ) -> Incident | None:
+        if id is not None:
+            parsed = parse_global_id(id)
+            if parsed is None or parsed[0] != "Incident":
+                return None
+            found = await queries.get_incident(incident_id=parsed[1])
+        else:
+            found = await queries.get_incident(number=number)
+        return None if found is None else Incident.from_model(found)
+
+    @strawberry.field(permission_classes=_signed_in)
+    async def incidents(
+        self,
+        filter: IncidentFilter | None = None,
+        order_by: IncidentOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Incident]:
+        try:
+            page = await queries.list_incidents(
+                incident_filter=None if filter is None else filter.to_domain(),
+                order=None if order_by is None else order_by.to_domain(),
+                first=first,
+                after=after,
+            )
+        except DomainError as error:
+            raise query_error(error) from error
+        edges = [
+            Edge(cursor=c, node=Incident.from_model(i))
+            for c, i in zip(page.cursors, page.items, strict=True)
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo.of(
+                page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
+            ),
+            count=page.total_count,
+        )
+
+    @strawberry.field(permission_classes=_signed_in)
+    async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:
+        try:
+            figures = await queries.dashboard(
+                incident_filter=None if filter is None else filter.to_domain()
+            )
+        except DomainError as error:
+            raise query_error(error) from error
+        return Dashboard.from_figures(figures)

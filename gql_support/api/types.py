@@ -1,0 +1,368 @@
+"""Strawberry object types: the contract's shapes, resolved from the domain models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from gql_support.accounts import models as accounts
+from gql_support.accounts.models import Role
+from gql_support.api.context import Info
+from gql_support.api.ids import to_global_id
+from gql_support.incidents import models as incidents
+from gql_support.incidents import queries
+from gql_support.incidents.models import (
+    Impact,
+    IncidentEventKind,
+    IncidentStatus,
+    IncidentType,
+    Priority,
+    Urgency,
+)
+from gql_support.incidents.service import parties_of
+from gql_support.incidents.workflow import allowed_targets
+
+# The domain's enums are the GraphQL enums, under the same names.
+for _enum in (Role, IncidentStatus, Priority, Impact, Urgency, IncidentType, IncidentEventKind):
+    strawberry.enum(_enum)
+
+
+@strawberry.interface(description="An object with an opaque global ID.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque global ID.")
+
+
+@strawberry.type
+class User(Node):
+    name: str
+    email: str
+    role: Role
+    locale: str = strawberry.field(
+        description='BCP 47 language tag used for this user\'s emails, e.g. "fr" or "en".'
+    )
+
+    @classmethod
+    def from_model(cls, user: accounts.User) -> User:
+        return cls(
+            id=to_global_id("User", user.id),
+            name=user.name,
+            email=user.email,
+            role=user.role,
+            locale=user.locale,
+        )
+
+
+async def _user(info: Info, user_id: int) -> User:
+    user = await info.context.loaders.user_by_id.load(user_id)
+    assert user is not None, "foreign keys keep users in place"
+    return User.from_model(user)
+
+
+@strawberry.type
+class Reference(Node):
+    label: str = strawberry.field(
+        description="What the reference points at: a document, a process step, "
+        "a ticket in another system."
+    )
+    url: str | None
+    added_at: datetime
+    added_by_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def added_by(self, info: Info) -> User:
+        return await _user(info, self.added_by_id)
+
+    @classmethod
+    def from_model(cls, reference: incidents.Reference) -> Reference:
+        return cls(
+            id=to_global_id("Reference", reference.id),
+            label=reference.label,
+            url=reference.url,
+            added_at=reference.added_at,
+            added_by_id=reference.added_by_id,
+        )
+
+
+@strawberry.type
+class Attachment(Node):
+    filename: str
+    content_type: str
+    size: int = strawberry.field(description="Size in bytes.")
+    sha256: str
+    url: str = strawberry.field(description="Where an authorised client downloads the file.")
+    uploaded_at: datetime
+    uploaded_by_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def uploaded_by(self, info: Info) -> User:
+        return await _user(info, self.uploaded_by_id)
+
+
+@strawberry.type
+class Comment(Node):
+    body: str
+    created_at: datetime
+    author_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        return await _user(info, self.author_id)
+
+    @strawberry.field
+    def attachments(self) -> list[Attachment]:
+        # Uploads are not accepted yet, so no comment has attachments.
+        return []
+
+    @classmethod
+    def from_model(cls, comment: incidents.Comment) -> Comment:
+        return cls(
+            id=to_global_id("Comment", comment.id),
+            body=comment.body,
+            created_at=comment.created_at,
+            author_id=comment.author_id,
+        )
+
+
+@strawberry.type(description="One entry of an incident's audit history.")
+class IncidentEvent(Node):
+    kind: IncidentEventKind
+    at: datetime
+    field: str | None = strawberry.field(description="The field that changed, where one did.")
+    from_: str | None = strawberry.field(name="from")
+    to: str | None
+    actor_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        return None if self.actor_id is None else await _user(info, self.actor_id)
+
+    @classmethod
+    def from_model(cls, event: incidents.IncidentEvent) -> IncidentEvent:
+        return cls(
+            id=to_global_id("IncidentEvent", event.id),
+            kind=event.kind,
+            at=event.at,
+            field=event.field,
+            from_=event.from_value,
+            to=event.to_value,
+            actor_id=event.actor_id,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+        return cls(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
+
+N = TypeVar("N")
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    count: strawberry.Private[Any]
+
+    @strawberry.field
+    def nodes(self) -> list[N]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return int(await self.count())
+
+
+@strawberry.type
+class Incident(Node):
+    model: strawberry.Private[incidents.Incident]
+
+    @strawberry.field(
+        description="Request ID: a running sequence number, shown to people as e.g. #42."
+    )
+    def number(self) -> int:
+        return self.model.number
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.model.description
+
+    @strawberry.field
+    def type(self) -> IncidentType:
+        return self.model.type
+
+    @strawberry.field
+    def impact(self) -> Impact:
+        return self.model.impact
+
+    @strawberry.field
+    def urgency(self) -> Urgency:
+        return self.model.urgency
+
+    @strawberry.field
+    def priority(self) -> Priority:
+        return self.model.priority
+
+    @strawberry.field
+    def status(self) -> IncidentStatus:
+        return self.model.status
+
+    @strawberry.field
+    def due_date(self) -> datetime | None:
+        return self.model.due_date
+
+    @strawberry.field(
+        description="True when the due date has passed and the incident is still open."
+    )
+    def is_overdue(self) -> bool:
+        due = self.model.due_date
+        return (
+            due is not None
+            and due < datetime.now(UTC)
+            and self.model.status in incidents.OPEN_STATUSES
+        )
+
+    @strawberry.field(description="The process task, step or scenario the incident was raised on.")
+    def task(self) -> str | None:
+        return self.model.task
+
+    @strawberry.field
+    async def reporter(self, info: Info) -> User:
+        return await _user(info, self.model.reporter_id)
+
+    @strawberry.field
+    async def assigned_to(self, info: Info) -> User | None:
+        user_id = self.model.assigned_to_id
+        return None if user_id is None else await _user(info, user_id)
+
+    @strawberry.field
+    async def supported_by(self, info: Info) -> list[User]:
+        users = await info.context.loaders.supporters_by_incident_id.load(self.model.id)
+        return [User.from_model(u) for u in users]
+
+    @strawberry.field
+    async def watchers(self, info: Info) -> list[User]:
+        users = await info.context.loaders.watchers_by_incident_id.load(self.model.id)
+        return [User.from_model(u) for u in users]
+
+    @strawberry.field
+    async def references(self, info: Info) -> list[Reference]:
+        found = await info.context.loaders.references_by_incident_id.load(self.model.id)
+        return [Reference.from_model(r) for r in found]
+
+    @strawberry.field
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Comment]:
+        loaders = info.context.loaders
+        rows, has_next = await loaders.comments_by_incident_page.load((self.model.id, first, after))
+        edges = [Edge(cursor=queries.row_cursor(r), node=Comment.from_model(r)) for r in rows]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo.of(
+                [e.cursor for e in edges], has_next=has_next, has_previous=after is not None
+            ),
+            count=lambda: loaders.comment_count_by_incident_id.load(self.model.id),
+        )
+
+    @strawberry.field
+    def attachments(self) -> list[Attachment]:
+        # Uploads are not accepted yet, so no incident has attachments.
+        return []
+
+    @strawberry.field
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[IncidentEvent]:
+        loaders = info.context.loaders
+        rows, has_next = await loaders.events_by_incident_page.load((self.model.id, first, after))
+        edges = [Edge(cursor=queries.row_cursor(r), node=IncidentEvent.from_model(r)) for r in rows]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo.of(
+                [e.cursor for e in edges], has_next=has_next, has_previous=after is not None
+            ),
+            count=lambda: loaders.event_count_by_incident_id.load(self.model.id),
+        )
+
+    @strawberry.field(
+        description="Incremented by every change; pass it back as expectedVersion to avoid "
+        "overwriting someone else's change."
+    )
+    def version(self) -> int:
+        return self.model.version
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.model.updated_at
+
+    @strawberry.field(
+        description="Statuses this viewer may move the incident to from its current status."
+    )
+    async def allowed_transitions(self, info: Info) -> list[IncidentStatus]:
+        viewer = info.context.viewer
+        if viewer is None:
+            return []
+        supporters = await info.context.loaders.supporters_by_incident_id.load(self.model.id)
+        parties = parties_of(viewer, self.model, {u.id for u in supporters})
+        return list(allowed_targets(IncidentStatus(self.model.status), parties))
+
+    @classmethod
+    def from_model(cls, incident: incidents.Incident) -> Incident:
+        return cls(id=to_global_id("Incident", incident.id), model=incident)
+
+
+@strawberry.type
+class StatusCount:
+    status: IncidentStatus
+    count: int
+
+
+@strawberry.type
+class PriorityCount:
+    priority: Priority
+    count: int
+
+
+@strawberry.type(description="The figures at the top of the incident dashboard.")
+class Dashboard:
+    total: int
+    open: int
+    overdue: int
+    by_status: list[StatusCount]
+    by_priority: list[PriorityCount]
+
+    @classmethod
+    def from_figures(cls, figures: queries.DashboardFigures) -> Dashboard:
+        return cls(
+            total=figures.total,
+            open=figures.open,
+            overdue=figures.overdue,
+            by_status=[StatusCount(status=s, count=n) for s, n in figures.by_status.items()],
+            by_priority=[
+                PriorityCount(priority=p, count=n) for p, n in figures.by_priority.items()
+            ],
+        )

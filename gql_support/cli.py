@@ -1,0 +1,145 @@
+"""The ``gql-support`` command: serve, migrate, and manage users and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+import uvicorn
+
+from gql_support import db
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import Role
+from gql_support.demo import DEMO_PASSWORD, seed_if_empty
+from gql_support.errors import DomainError
+from gql_support.settings import Settings
+
+
+def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    async def run() -> int:
+        await db.open_database(settings)
+        try:
+            return await work()
+        finally:
+            await db.close_database()
+
+    return asyncio.run(run())
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(db.migrate(settings))
+    if settings.demo_data:
+        tokens = asyncio.run(_seed(settings))
+        if tokens:
+            print(f"Demo users (password {DEMO_PASSWORD!r}) and their tokens:")
+            for email, token in tokens.items():
+                print(f"  {email:<22} {token}")
+    from gql_support.api.app import create_app
+
+    print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+async def _seed(settings: Settings) -> dict[str, str] | None:
+    await db.open_database(settings)
+    try:
+        return await seed_if_empty()
+    finally:
+        await db.close_database()
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(db.migrate(settings))
+    print("database is up to date")
+    return 0
+
+
+def user_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        user = await accounts.create_user(
+            email=args.email,
+            name=args.name,
+            role=Role(args.role),
+            locale=args.locale,
+            password=args.password,
+        )
+        print(f"created {user.role} {user.name} <{user.email}>")
+        print(await accounts.issue_token(user=user))
+        return 0
+
+    return _with_database(settings, work)
+
+
+def token_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        user = await accounts.get_user_by_email(email=args.email)
+        if user is None:
+            print(f"no user with email {args.email}", file=sys.stderr)
+            return 1
+        print(await accounts.issue_token(user=user))
+        return 0
+
+    return _with_database(settings, work)
+
+
+def token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        user = await accounts.get_user_by_email(email=args.email)
+        if user is None:
+            print(f"no user with email {args.email}", file=sys.stderr)
+            return 1
+        print(f"revoked {await accounts.revoke_user_tokens(user=user)} token(s)")
+        return 0
+
+    return _with_database(settings, work)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gql-support", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="migrate, then serve the API and GraphiQL")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.set_defaults(handler=serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
+
+    user_cmd = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    create = user_cmd.add_parser("create", help="create a user and print a token for them")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.USER.value)
+    create.add_argument("--locale", default="en")
+    create.add_argument("--password")
+    create.set_defaults(handler=user_create)
+
+    token_cmd = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    issue = token_cmd.add_parser("create", help="issue another token for a user")
+    issue.add_argument("--email", required=True)
+    issue.set_defaults(handler=token_create)
+    revoke = token_cmd.add_parser("revoke", help="revoke every token of a user")
+    revoke.add_argument("--email", required=True)
+    revoke.set_defaults(handler=token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return int(args.handler(settings, args))
+    except DomainError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

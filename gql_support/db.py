@@ -1,0 +1,54 @@
+"""The database: Tortoise configuration, opening and closing it, and applying migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as run_migrations
+
+from gql_support.settings import Settings
+
+MODEL_MODULES = ["gql_support.accounts.models", "gql_support.incidents.models"]
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The Tortoise configuration for the settings' database, with our migrations package."""
+    return {
+        "connections": {"default": settings.database_url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "gql_support.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _prepare(settings: Settings) -> None:
+    directory = settings.sqlite_directory()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(settings: Settings) -> None:
+    """Brings the database schema up to the latest migration (creating a SQLite file if needed)."""
+    _prepare(settings)
+    try:
+        await run_migrations(config=tortoise_config(settings))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def open_database(settings: Settings) -> None:
+    """Connects Tortoise to the database, visible to every task of this process."""
+    _prepare(settings)
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    """Closes every connection Tortoise holds."""
+    await Tortoise.close_connections()

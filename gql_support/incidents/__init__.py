@@ -1,0 +1,1 @@
+"""Incidents: models, the status workflow, the service every mutation calls, and the queries."""

@@ -1,0 +1,132 @@
+"""What a caller asks to change on an incident, validated before anything touches the database."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from gql_support.errors import InvalidInput, TooLarge
+from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Urgency
+
+MAX_DESCRIPTION = 10_000
+MAX_TASK = 500
+MAX_COMMENT = 1_048_576
+MAX_LABEL = 500
+MAX_URL = 2_048
+MAX_REFERENCES = 20
+MAX_SUPPORTERS = 20
+MAX_WATCHERS = 100
+
+
+class Unset(enum.Enum):
+    """Marks a field the caller left out, as opposed to one set to null."""
+
+    UNSET = enum.auto()
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewReference:
+    label: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentChanges:
+    """Every change the incident window can make at once; UNSET fields are left as they are."""
+
+    assigned_to_id: int | Unset | None = UNSET
+    supported_by_ids: Sequence[int] | Unset = UNSET
+    watcher_ids: Sequence[int] | Unset = UNSET
+    status: IncidentStatus | Unset = UNSET
+    type: IncidentType | Unset = UNSET
+    impact: Impact | Unset = UNSET
+    urgency: Urgency | Unset = UNSET
+    due_date: datetime | Unset | None = UNSET
+    task: str | Unset | None = UNSET
+    comment: str | None = None
+    references: Sequence[NewReference] = ()
+
+
+def clean_text(
+    value: str, *, field: str, limit: int, required: bool = True, multiline: bool = True
+) -> str:
+    """Trims a text input and checks it is present (if required) and within its limit."""
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be blank", field=["input", field])
+    if len(value) > limit:
+        raise TooLarge(f"{field} is longer than {limit} characters", field=["input", field])
+    if "\x00" in value or (not multiline and any(c in value for c in "\r\n")):
+        raise InvalidInput(f"{field} contains forbidden characters", field=["input", field])
+    return value
+
+
+def clean_optional_text(value: str | None, *, field: str, limit: int) -> str | None:
+    """Like ``clean_text``, but blank becomes None."""
+    if value is None:
+        return None
+    return clean_text(value, field=field, limit=limit, required=False, multiline=False) or None
+
+
+def clean_ids(ids: Sequence[int], *, field: str, limit: int) -> list[int]:
+    """De-duplicates a list of ids, keeping order, and checks its length."""
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > limit:
+        raise TooLarge(f"{field} may name at most {limit} users", field=["input", field])
+    return unique
+
+
+def clean_references(references: Sequence[NewReference]) -> list[NewReference]:
+    """Checks reference labels and URLs; only http(s) links are accepted."""
+    if len(references) > MAX_REFERENCES:
+        raise TooLarge(
+            f"at most {MAX_REFERENCES} references at once", field=["input", "references"]
+        )
+    cleaned = []
+    for reference in references:
+        label = clean_text(reference.label, field="references", limit=MAX_LABEL, multiline=False)
+        url = clean_optional_text(reference.url, field="references", limit=MAX_URL)
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise InvalidInput(
+                    f"reference URL {url!r} must be an http or https link",
+                    field=["input", "references"],
+                )
+        cleaned.append(NewReference(label=label, url=url))
+    return cleaned
+
+
+def check_due_date(value: datetime | None) -> None:
+    """A due date must carry a UTC offset, so it means one instant everywhere."""
+    if value is not None and value.utcoffset() is None:
+        raise InvalidInput("dueDate needs a UTC offset", field=["input", "dueDate"])
+
+
+def clean_changes(changes: IncidentChanges) -> IncidentChanges:
+    """Validates every field of a change request, or raises the first problem found."""
+    cleaned: dict[str, object] = {}
+    if not isinstance(changes.supported_by_ids, Unset):
+        cleaned["supported_by_ids"] = clean_ids(
+            changes.supported_by_ids, field="supportedByIds", limit=MAX_SUPPORTERS
+        )
+    if not isinstance(changes.watcher_ids, Unset):
+        cleaned["watcher_ids"] = clean_ids(
+            changes.watcher_ids, field="watcherIds", limit=MAX_WATCHERS
+        )
+    if not isinstance(changes.task, Unset):
+        cleaned["task"] = clean_optional_text(changes.task, field="task", limit=MAX_TASK)
+    if not isinstance(changes.due_date, Unset):
+        check_due_date(changes.due_date)
+    if changes.comment is not None:
+        cleaned["comment"] = (
+            clean_text(changes.comment, field="comment", limit=MAX_COMMENT, required=False) or None
+        )
+    cleaned["references"] = clean_references(changes.references)
+    return replace(changes, **cleaned)  # type: ignore[arg-type]

@@ -1,0 +1,312 @@
+"""Reading incidents: the dashboard list (filters, ordering, cursors), its figures, and the
+batch look-ups that the API's DataLoaders call."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from tortoise import connections
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Coalesce, Count
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from gql_support.accounts.models import User
+from gql_support.errors import InvalidInput
+from gql_support.incidents.models import (
+    OPEN_STATUSES,
+    Comment,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    IncidentSupporter,
+    IncidentType,
+    IncidentWatcher,
+    Priority,
+    Reference,
+)
+from gql_support.incidents.search import filter_by_words
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+#: Incidents without a due date sort as if due at the end of time.
+_NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+
+T = TypeVar("T", bound=Model)
+
+
+class OrderField(StrEnum):
+    NUMBER = "NUMBER"
+    PRIORITY = "PRIORITY"
+    STATUS = "STATUS"
+    DUE_DATE = "DUE_DATE"
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+
+
+_SORT_COLUMN = {
+    OrderField.NUMBER: "number",
+    OrderField.PRIORITY: "priority_rank",
+    OrderField.STATUS: "status_rank",
+    OrderField.DUE_DATE: "due_sort",
+    OrderField.CREATED_AT: "created_at",
+    OrderField.UPDATED_AT: "updated_at",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentFilter:
+    status: Sequence[IncidentStatus] | None = None
+    priority: Sequence[Priority] | None = None
+    type: Sequence[IncidentType] | None = None
+    assigned_to_id: int | None = None
+    involving_user_id: int | None = None
+    watched_by_user_id: int | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentOrder:
+    field: OrderField = OrderField.NUMBER
+    descending: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page(Generic[T]):
+    """One page of a list, with a cursor per item and a count of the whole list on demand."""
+
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    total_count: Callable[[], Awaitable[int]]
+
+
+def _encode_cursor(data: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _decode_cursor(cursor: str, length: int) -> list[Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, list) or len(data) != length:
+        raise InvalidInput("after is not a cursor of this list", field=["after"])
+    return data
+
+
+def _page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0:
+        raise InvalidInput("first must not be negative", field=["first"])
+    return min(first, MAX_PAGE)
+
+
+def _dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incident]:
+    """The incidents a dashboard filter selects."""
+    query = Incident.all()
+    f = incident_filter or IncidentFilter()
+    if f.status is not None:
+        query = query.filter(status__in=list(f.status))
+    if f.priority is not None:
+        query = query.filter(priority__in=list(f.priority))
+    if f.type is not None:
+        query = query.filter(type__in=list(f.type))
+    if f.assigned_to_id is not None:
+        query = query.filter(assigned_to_id=f.assigned_to_id)
+    if f.involving_user_id is not None:
+        supported = IncidentSupporter.filter(user_id=f.involving_user_id).values("incident_id")
+        query = query.filter(
+            Q(reporter_id=f.involving_user_id)
+            | Q(assigned_to_id=f.involving_user_id)
+            | Q(id__in=Subquery(supported))
+        )
+    if f.watched_by_user_id is not None:
+        watched = IncidentWatcher.filter(user_id=f.watched_by_user_id).values("incident_id")
+        query = query.filter(id__in=Subquery(watched))
+    if f.overdue is not None:
+        overdue = Q(due_date__lt=datetime.now(UTC), status__in=list(OPEN_STATUSES))
+        query = query.filter(overdue if f.overdue else ~overdue)
+    if f.due_before is not None:
+        query = query.filter(due_date__lt=f.due_before)
+    if f.due_after is not None:
+        query = query.filter(due_date__gte=f.due_after)
+    if f.search is not None and f.search.strip():
+        query = filter_by_words(query, f.search.strip(), dialect=_dialect())
+    return query
+
+
+async def list_incidents(
+    *,
+    incident_filter: IncidentFilter | None = None,
+    order: IncidentOrder | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[Incident]:
+    """A page of the dashboard: filtered, in a total order (the sort field, then id)."""
+    order = order or IncidentOrder()
+    size = _page_size(first)
+    column = _SORT_COLUMN[order.field]
+    base = filtered_incidents(incident_filter)
+    query = base.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
+    if after is not None:
+        kind, value, last_id = _decode_cursor(after, 3)
+        if kind != order.field.value:
+            raise InvalidInput("after belongs to another ordering", field=["after"])
+        if column in {"due_sort", "created_at", "updated_at"}:
+            value = datetime.fromisoformat(value)
+        beyond = "lt" if order.descending else "gt"
+        query = query.filter(
+            Q(**{f"{column}__{beyond}": value}) | Q(**{column: value, f"id__{beyond}": last_id})
+        )
+    sign = "-" if order.descending else ""
+    rows = await query.order_by(f"{sign}{column}", f"{sign}id").limit(size + 1)
+    items = rows[:size]
+
+    def cursor(incident: Incident) -> str:
+        value = getattr(incident, column)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return _encode_cursor([order.field.value, value, incident.id])
+
+    return Page(
+        items=items,
+        cursors=[cursor(i) for i in items],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
+        total_count=base.count,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardFigures:
+    total: int
+    open: int
+    overdue: int
+    by_status: dict[IncidentStatus, int]
+    by_priority: dict[Priority, int]
+
+
+async def dashboard(*, incident_filter: IncidentFilter | None = None) -> DashboardFigures:
+    """The counts at the top of the dashboard, for the incidents the filter selects."""
+    base = filtered_incidents(incident_filter)
+    by_status = {status: 0 for status in IncidentStatus}
+    for status, count in await (
+        base.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+    ):
+        by_status[IncidentStatus(status)] = count
+    by_priority = {priority: 0 for priority in Priority}
+    for priority, count in await (
+        base.annotate(n=Count("id")).group_by("priority").values_list("priority", "n")
+    ):
+        by_priority[Priority(priority)] = count
+    overdue = await base.filter(
+        due_date__lt=datetime.now(UTC), status__in=list(OPEN_STATUSES)
+    ).count()
+    return DashboardFigures(
+        total=sum(by_status.values()),
+        open=sum(by_status[s] for s in OPEN_STATUSES),
+        overdue=overdue,
+        by_status=by_status,
+        by_priority=by_priority,
+    )
+
+
+async def get_incident(
+    *, incident_id: int | None = None, number: int | None = None
+) -> Incident | None:
+    """One incident by id or by Request ID."""
+    if incident_id is not None:
+        return await Incident.get_or_none(id=incident_id)
+    if number is not None:
+        return await Incident.get_or_none(number=number)
+    return None
+
+
+async def users_by_incident(
+    model: type[IncidentSupporter] | type[IncidentWatcher], incident_ids: Sequence[int]
+) -> dict[int, list[User]]:
+    """The supporters (or watchers) of each incident, by name."""
+    links = (
+        await model.filter(incident_id__in=list(incident_ids))
+        .select_related("user")
+        .order_by("user__name", "user_id")
+    )
+    grouped: dict[int, list[User]] = defaultdict(list)
+    for link in links:
+        grouped[link.incident_id].append(link.user)
+    return grouped
+
+
+async def references_by_incident(incident_ids: Sequence[int]) -> dict[int, list[Reference]]:
+    """The references of each incident, oldest first."""
+    grouped: dict[int, list[Reference]] = defaultdict(list)
+    for reference in await Reference.filter(incident_id__in=list(incident_ids)).order_by("id"):
+        grouped[reference.incident_id].append(reference)
+    return grouped
+
+
+async def count_by_incident(
+    model: type[Comment] | type[IncidentEvent], incident_ids: Sequence[int]
+) -> dict[int, int]:
+    """How many comments (or history entries) each incident has."""
+    rows = await (
+        model.filter(incident_id__in=list(incident_ids))
+        .annotate(n=Count("id"))
+        .group_by("incident_id")
+        .values_list("incident_id", "n")
+    )
+    return dict(rows)
+
+
+async def page_by_incident(
+    model: type[Comment] | type[IncidentEvent],
+    incident_ids: Sequence[int],
+    *,
+    first: int | None,
+    after: str | None,
+) -> dict[int, tuple[list[Any], bool]]:
+    """For each incident, its next ``first`` comments (or history entries) after the cursor,
+    oldest first, and whether more follow."""
+    size = _page_size(first)
+    query = model.filter(incident_id__in=list(incident_ids))
+    if after is not None:
+        query = query.filter(id__gt=_decode_cursor(after, 1)[0])
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in await query.order_by("id"):
+        grouped[row.incident_id].append(row)
+    return {key: (rows[:size], len(rows) > size) for key, rows in grouped.items()}
+
+
+def row_cursor(row: Model) -> str:
+    """The cursor after a comment or history entry."""
+    return _encode_cursor([row.pk])
+
+
+async def matching_incident(
+    incident_filter: IncidentFilter | None, incident_id: int
+) -> Incident | None:
+    """The incident, if the filter selects it."""
+    return await filtered_incidents(incident_filter).filter(id=incident_id).first()
+
+
+async def events_by_ids(event_ids: Sequence[int]) -> list[IncidentEvent]:
+    """History entries by id, oldest first."""
+    return await IncidentEvent.filter(id__in=list(event_ids)).order_by("id")

@@ -1,0 +1,1 @@
+"""The event bus behind subscriptions: what changed, published after it was committed."""

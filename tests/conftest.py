@@ -1,0 +1,170 @@
+"""Fixtures that create real things: a fresh database per test (a SQLite file copied from a
+migrated template, or a PostgreSQL database cloned from a migrated template database), the
+ASGI app over HTTP, and users with tokens.
+
+PostgreSQL tests are skipped when no server answers, unless GQL_SUPPORT_TEST_REQUIRE_POSTGRES=1
+(as in CI), which makes them fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from gql_support import db
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import Role, User
+from gql_support.api.app import create_app
+from gql_support.api.ids import to_global_id
+from gql_support.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GQL_SUPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("GQL_SUPPORT_TEST_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_url(database: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(db.migrate(Settings(database_url=f"sqlite://{path}")))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    name = f"gqls_template_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    try:
+        asyncio.run(db.migrate(Settings(database_url=_pg_url(name))))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def template(backend: str, request: pytest.FixtureRequest) -> Any:
+    """The migrated template of this test's backend (a file path or a database name)."""
+    return request.getfixturevalue(f"{backend}_template")
+
+
+@pytest.fixture
+async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator[Settings]:
+    """A fresh, migrated database for this test only, opened for Tortoise."""
+    # Tortoise caches each model's INSERT statement by connection name, not by dialect: one
+    # process serving SQLite and then PostgreSQL tests must start each test without it.
+    EXECUTOR_CACHE.clear()
+    if backend == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(template, path)
+        settings = Settings(database_url=f"sqlite://{path}")
+        await db.open_database(settings)
+        yield settings
+        await db.close_database()
+        return
+    name = f"gqls_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    settings = Settings(database_url=_pg_url(name))
+    try:
+        await db.open_database(settings)
+        yield settings
+        await db.close_database()
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Person:
+    user: User
+    token: str
+
+    @property
+    def id(self) -> str:
+        return to_global_id("User", self.user.id)
+
+
+MakePerson = Callable[..., Awaitable[Person]]
+
+
+@pytest.fixture
+def make_person(settings: Settings) -> MakePerson:
+    """Creates an active user of a role, with a token."""
+    counter = iter(range(1, 10_000))
+
+    async def make(role: Role = Role.USER, *, name: str | None = None, **extra: Any) -> Person:
+        n = next(counter)
+        user = await accounts.create_user(
+            email=f"{role.value.lower()}{n}@example.com",
+            name=name or f"{role.value.title()} {n}",
+            role=role,
+            **extra,
+        )
+        return Person(user=user, token=await accounts.issue_token(user=user))
+
+    return make
+
+
+class GraphQLClient:
+    """Posts GraphQL operations over HTTP to the app, as a given person (or anonymously)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: Person | None = None
+    ) -> httpx.Response:
+        headers = {} if as_ is None else {"Authorization": f"Bearer {as_.token}"}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: Person | None = None
+    ) -> dict[str, Any]:
+        """The ``data`` of a successful operation; fails the test on any GraphQL error."""
+        response = await self.post(query, variables, as_=as_)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return dict(body["data"])
+
+
+@pytest.fixture
+async def gql(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield GraphQLClient(http)
