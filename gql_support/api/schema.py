@@ -5,7 +5,9 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types.execution import ExecutionContext
 
 from gql_support.api.errors import should_mask
 from gql_support.api.mutations import Mutation
@@ -16,9 +18,18 @@ from gql_support.api.types import Incident, IncidentEvent, Reference, User
 _TYPES = [User, Incident, IncidentEvent, Reference]
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Errors written for clients (UNAUTHENTICATED, bad cursors) are not server problems:
+        # log only the unexpected ones.
+        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+
+
 def build_schema(*, debug: bool = False) -> strawberry.Schema:
     """The schema; outside debug mode, unexpected errors reach clients masked."""
-    return strawberry.Schema(
+    return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

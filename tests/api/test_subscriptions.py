@@ -1,0 +1,138 @@
+"""Live updates over a real WebSocket with the graphql-transport-ws protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from gql_support.accounts.models import Role
+from gql_support.api.app import create_app
+from gql_support.incidents import service
+from gql_support.incidents.changes import IncidentChanges
+from gql_support.incidents.models import IncidentStatus
+from gql_support.settings import Settings
+from tests.conftest import MakePerson
+
+UPDATES = """
+subscription Updates($filter: IncidentFilter) {
+  incidentUpdates(filter: $filter) {
+    kind
+    incident { number status }
+    events { kind field from to actor { name } }
+  }
+}
+"""
+DASHBOARD = "subscription { dashboardUpdates { total open } }"
+
+
+@pytest.fixture
+async def server_url(settings: Settings) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        create_app(settings, manage_database=False), host="127.0.0.1", port=0, log_level="error"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+async def _subscribe(
+    url: str, token: str | None, query: str, variables: dict[str, Any] | None = None
+) -> websockets.ClientConnection:
+    socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    payload = {} if token is None else {"authorization": f"Bearer {token}"}
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    await socket.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
+    )
+    return socket
+
+
+async def _next(socket: websockets.ClientConnection) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=5))
+        if message["type"] == "next":
+            return dict(message["payload"]["data"])
+        assert message["type"] in {"ping", "pong"}, message
+
+
+async def test_a_connection_without_a_valid_token_is_closed_4403(server_url: str) -> None:
+    for payload in ({}, {"Authorization": "Bearer gqls_wrong"}):
+        socket = await websockets.connect(server_url, subprotocols=["graphql-transport-ws"])
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_subscribers_see_committed_changes_that_match_their_filter(
+    server_url: str, make_person: MakePerson
+) -> None:
+    manager = await make_person(Role.MANAGER, name="Max")
+    agent = await make_person(Role.AGENT, name="Ada")
+    everything = await _subscribe(server_url, manager.token, UPDATES)
+    in_progress = await _subscribe(
+        server_url, agent.token, UPDATES, {"filter": {"status": ["IN_PROGRESS"]}}
+    )
+    await asyncio.sleep(0.1)  # let both subscriptions reach the bus
+
+    incident = await service.report_incident(actor=manager.user, description="Printer jam")
+    created = await _next(everything)
+    assert created["incidentUpdates"]["kind"] == "CREATED"
+    assert created["incidentUpdates"]["incident"] == {"number": 1, "status": "NEW"}
+    assert [e["kind"] for e in created["incidentUpdates"]["events"]] == ["REPORTED"]
+
+    await service.edit_incident(
+        actor=manager.user,
+        incident_id=incident.id,
+        changes=IncidentChanges(assigned_to_id=agent.user.id, status=IncidentStatus.IN_PROGRESS),
+    )
+    for socket in (everything, in_progress):
+        update = (await _next(socket))["incidentUpdates"]
+        assert update["kind"] == "UPDATED"
+        assert update["incident"] == {"number": 1, "status": "IN_PROGRESS"}
+        assert [(e["kind"], e["from"], e["to"]) for e in update["events"]] == [
+            ("ASSIGNED", None, "Ada"),
+            ("STATUS_CHANGED", "NEW", "IN_PROGRESS"),
+        ]
+
+    # A refused change commits nothing and so publishes nothing: the next message is the comment.
+    with pytest.raises(Exception, match="may not move"):
+        await service.update_status(
+            actor=agent.user, incident_id=incident.id, status=IncidentStatus.CLOSED
+        )
+    await service.add_comment(actor=agent.user, incident_id=incident.id, body="Looking")
+    commented = (await _next(everything))["incidentUpdates"]
+    assert commented["kind"] == "COMMENTED"
+    assert [(e["kind"], e["to"]) for e in commented["events"]] == [("COMMENTED", "Looking")]
+    for socket in (everything, in_progress):
+        await socket.close()
+
+
+async def test_dashboard_updates_start_with_the_figures_and_follow_changes(
+    server_url: str, make_person: MakePerson
+) -> None:
+    user = await make_person(Role.USER)
+    socket = await _subscribe(server_url, user.token, DASHBOARD)
+    assert await _next(socket) == {"dashboardUpdates": {"total": 0, "open": 0}}
+    await service.report_incident(actor=user.user, description="Slow report")
+    assert await _next(socket) == {"dashboardUpdates": {"total": 1, "open": 1}}
+    await socket.close()

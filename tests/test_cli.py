@@ -1,0 +1,68 @@
+"""The gql-support command, run as a real process against the test's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import Role
+from gql_support.settings import Settings
+
+
+async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    env = {**os.environ, "GQL_SUPPORT_DATABASE_URL": settings.database_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql_support",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_user_create_prints_a_working_token_last(settings: Settings) -> None:
+    code, out, _ = await _cli(
+        settings, "user", "create", "--email", "Eve@Example.com", "--name", "Eve",
+        "--role", "AGENT", "--locale", "fr", "--password", "long-enough",
+    )  # fmt: skip
+    assert code == 0
+    token = out.strip().splitlines()[-1]
+    user = await accounts.user_for_token(token=token)
+    assert user is not None
+    assert (user.email, user.name, user.role, user.locale) == (
+        "eve@example.com",
+        "Eve",
+        Role.AGENT,
+        "fr",
+    )
+
+
+async def test_token_create_and_revoke(settings: Settings) -> None:
+    user = await accounts.create_user(email="tom@example.com", name="Tom")
+    code, out, _ = await _cli(settings, "token", "create", "--email", "TOM@example.com")
+    assert code == 0
+    token = out.strip()
+    assert await accounts.user_for_token(token=token) == user
+
+    code, out, _ = await _cli(settings, "token", "revoke", "--email", "tom@example.com")
+    assert (code, out.strip()) == (0, "revoked 1 token(s)")
+    assert await accounts.user_for_token(token=token) is None
+
+
+async def test_a_refused_command_says_why_and_fails(settings: Settings) -> None:
+    await accounts.create_user(email="dup@example.com", name="Dup")
+    code, _, err = await _cli(
+        settings, "user", "create", "--email", "dup@example.com", "--name", "X"
+    )
+    assert code == 2
+    assert "already exists" in err
+    code, _, err = await _cli(settings, "token", "create", "--email", "nobody@example.com")
+    assert code == 1
+    assert "no user" in err
