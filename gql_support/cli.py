@@ -11,7 +11,7 @@ import uvicorn
 
 from gql_support import db
 from gql_support.accounts import service as accounts
-from gql_support.accounts.models import Role
+from gql_support.accounts.models import Role, User
 from gql_support.demo import DEMO_PASSWORD, seed_if_empty
 from gql_support.errors import DomainError
 from gql_support.settings import Settings
@@ -73,28 +73,29 @@ def user_create(settings: Settings, args: argparse.Namespace) -> int:
     return _with_database(settings, work)
 
 
-def token_create(settings: Settings, args: argparse.Namespace) -> int:
+def _for_user(settings: Settings, email: str, act: Callable[[User], Awaitable[str]]) -> int:
+    """Runs ``act`` on the user with this email and prints what it says."""
+
     async def work() -> int:
-        user = await accounts.get_user_by_email(email=args.email)
+        user = await accounts.get_user_by_email(email=email)
         if user is None:
-            print(f"no user with email {args.email}", file=sys.stderr)
+            print(f"no user with email {email}", file=sys.stderr)
             return 1
-        print(await accounts.issue_token(user=user))
+        print(await act(user))
         return 0
 
     return _with_database(settings, work)
+
+
+def token_create(settings: Settings, args: argparse.Namespace) -> int:
+    return _for_user(settings, args.email, lambda user: accounts.issue_token(user=user))
 
 
 def token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    async def work() -> int:
-        user = await accounts.get_user_by_email(email=args.email)
-        if user is None:
-            print(f"no user with email {args.email}", file=sys.stderr)
-            return 1
-        print(f"revoked {await accounts.revoke_user_tokens(user=user)} token(s)")
-        return 0
+    async def revoke(user: User) -> str:
+        return f"revoked {await accounts.revoke_user_tokens(user=user)} token(s)"
 
-    return _with_database(settings, work)
+    return _for_user(settings, args.email, revoke)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -23,6 +23,8 @@ from gql_support.accounts.models import User
 from gql_support.errors import InvalidInput
 from gql_support.incidents.models import (
     OPEN_STATUSES,
+    PRIORITY_RANK,
+    STATUS_RANK,
     Comment,
     Incident,
     IncidentEvent,
@@ -123,10 +125,11 @@ def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incid
     """The incidents a dashboard filter selects."""
     query = Incident.all()
     f = incident_filter or IncidentFilter()
+    # Status and priority filter on their ranks, which the (rank, id) indexes cover.
     if f.status is not None:
-        query = query.filter(status__in=list(f.status))
+        query = query.filter(status_rank__in=[STATUS_RANK[s] for s in f.status])
     if f.priority is not None:
-        query = query.filter(priority__in=list(f.priority))
+        query = query.filter(priority_rank__in=[PRIORITY_RANK[p] for p in f.priority])
     if f.type is not None:
         query = query.filter(type__in=list(f.type))
     if f.assigned_to_id is not None:
