@@ -110,13 +110,14 @@ class Query:
             Edge(cursor=c, node=Incident.from_model(i))
             for c, i in zip(page.cursors, page.items, strict=True)
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo.of(
-                page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
-            ),
-            count=page.total_count,
+        page_info = PageInfo.of(
+            page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
         )
+
+        async def load() -> tuple[list[Edge[Incident]], PageInfo]:
+            return edges, page_info
+
+        return Connection(load=load, count=page.total_count)
 
     @strawberry.field(permission_classes=_signed_in)
     async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:

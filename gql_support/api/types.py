@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from gql_support.accounts import models as accounts
 from gql_support.accounts.models import Role
 from gql_support.api.context import Info
+from gql_support.api.dataloaders import PageKey, PageResult
 from gql_support.api.ids import to_global_id
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
@@ -179,17 +182,44 @@ class Edge(Generic[N]):
 
 @strawberry.type
 class Connection(Generic[N]):
-    edges: list[Edge[N]]
-    page_info: PageInfo
-    count: strawberry.Private[Any]
+    """A page of a list. The page and the count are read only if the query asks for them, so
+    ``comments { totalCount }`` loads no comment."""
+
+    load: strawberry.Private[Callable[[], Awaitable[tuple[list[Edge[N]], PageInfo]]]]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field
-    def nodes(self) -> list[N]:
-        return [edge.node for edge in self.edges]
+    async def edges(self) -> list[Edge[N]]:
+        return (await self.load())[0]
+
+    @strawberry.field
+    async def nodes(self) -> list[N]:
+        return [edge.node for edge in (await self.load())[0]]
+
+    @strawberry.field
+    async def page_info(self) -> PageInfo:
+        return (await self.load())[1]
 
     @strawberry.field
     async def total_count(self) -> int:
-        return int(await self.count())
+        return await self.count()
+
+
+def _incident_rows(
+    pages: DataLoader[PageKey, PageResult],
+    counts: DataLoader[int, int],
+    key: PageKey,
+    convert: Callable[[Any], N],
+) -> Connection[N]:
+    """The connection over one incident's comments or history, read through the loaders."""
+
+    async def load() -> tuple[list[Edge[N]], PageInfo]:
+        rows, has_next = await pages.load(key)
+        edges = [Edge(cursor=queries.row_cursor(r), node=convert(r)) for r in rows]
+        cursors = [e.cursor for e in edges]
+        return edges, PageInfo.of(cursors, has_next=has_next, has_previous=key[2] is not None)
+
+    return Connection(load=load, count=lambda: counts.load(key[0]))
 
 
 @strawberry.type
@@ -270,18 +300,15 @@ class Incident(Node):
         return [Reference.from_model(r) for r in found]
 
     @strawberry.field
-    async def comments(
+    def comments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:
         loaders = info.context.loaders
-        rows, has_next = await loaders.comments_by_incident_page.load((self.model.id, first, after))
-        edges = [Edge(cursor=queries.row_cursor(r), node=Comment.from_model(r)) for r in rows]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo.of(
-                [e.cursor for e in edges], has_next=has_next, has_previous=after is not None
-            ),
-            count=lambda: loaders.comment_count_by_incident_id.load(self.model.id),
+        return _incident_rows(
+            loaders.comments_by_incident_page,
+            loaders.comment_count_by_incident_id,
+            (self.model.id, first, after),
+            Comment.from_model,
         )
 
     @strawberry.field
@@ -290,18 +317,15 @@ class Incident(Node):
         return []
 
     @strawberry.field
-    async def history(
+    def history(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[IncidentEvent]:
         loaders = info.context.loaders
-        rows, has_next = await loaders.events_by_incident_page.load((self.model.id, first, after))
-        edges = [Edge(cursor=queries.row_cursor(r), node=IncidentEvent.from_model(r)) for r in rows]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo.of(
-                [e.cursor for e in edges], has_next=has_next, has_previous=after is not None
-            ),
-            count=lambda: loaders.event_count_by_incident_id.load(self.model.id),
+        return _incident_rows(
+            loaders.events_by_incident_page,
+            loaders.event_count_by_incident_id,
+            (self.model.id, first, after),
+            IncidentEvent.from_model,
         )
 
     @strawberry.field(

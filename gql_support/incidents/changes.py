@@ -13,6 +13,7 @@ from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, U
 
 MAX_DESCRIPTION = 10_000
 MAX_TASK = 500
+#: Comments are limited in UTF-8 bytes (1 MiB), the rest in characters.
 MAX_COMMENT = 1_048_576
 MAX_LABEL = 500
 MAX_URL = 2_048
@@ -54,14 +55,23 @@ class IncidentChanges:
 
 
 def clean_text(
-    value: str, *, field: str, limit: int, required: bool = True, multiline: bool = True
+    value: str,
+    *,
+    field: str,
+    limit: int,
+    required: bool = True,
+    multiline: bool = True,
+    limit_in_bytes: bool = False,
 ) -> str:
-    """Trims a text input and checks it is present (if required) and within its limit."""
+    """Trims a text input and checks it is present (if required) and within its limit
+    (characters, or UTF-8 bytes)."""
     value = value.strip()
     if required and not value:
         raise InvalidInput(f"{field} must not be blank", field=["input", field])
-    if len(value) > limit:
-        raise TooLarge(f"{field} is longer than {limit} characters", field=["input", field])
+    size = len(value.encode()) if limit_in_bytes else len(value)
+    if size > limit:
+        unit = "bytes" if limit_in_bytes else "characters"
+        raise TooLarge(f"{field} is longer than {limit} {unit}", field=["input", field])
     if "\x00" in value or (not multiline and any(c in value for c in "\r\n")):
         raise InvalidInput(f"{field} contains forbidden characters", field=["input", field])
     return value
@@ -125,8 +135,9 @@ def clean_changes(changes: IncidentChanges) -> IncidentChanges:
     if not isinstance(changes.due_date, Unset):
         check_due_date(changes.due_date)
     if changes.comment is not None:
-        cleaned["comment"] = (
-            clean_text(changes.comment, field="comment", limit=MAX_COMMENT, required=False) or None
+        comment = clean_text(
+            changes.comment, field="comment", limit=MAX_COMMENT, required=False, limit_in_bytes=True
         )
+        cleaned["comment"] = comment or None
     cleaned["references"] = clean_references(changes.references)
     return replace(changes, **cleaned)  # type: ignore[arg-type]

@@ -54,6 +54,7 @@ class OrderField(StrEnum):
     UPDATED_AT = "UPDATED_AT"
 
 
+_DATETIME_COLUMNS = frozenset({"due_sort", "created_at", "updated_at"})
 _SORT_COLUMN = {
     OrderField.NUMBER: "number",
     OrderField.PRIORITY: "priority_rank",
@@ -109,6 +110,25 @@ def _decode_cursor(cursor: str, length: int) -> list[Any]:
     return data
 
 
+def _cursor_position(cursor: str, field: OrderField) -> tuple[int | datetime, int]:
+    """The sort value and id a dashboard cursor stands at, checked against the ordering."""
+    kind, value, last_id = _decode_cursor(cursor, 3)
+    if kind != field.value:
+        raise InvalidInput("after belongs to another ordering", field=["after"])
+    try:
+        if _SORT_COLUMN[field] in _DATETIME_COLUMNS:
+            position: int | datetime = datetime.fromisoformat(value)
+        elif type(value) is int:
+            position = value
+        else:
+            raise TypeError(value)
+        if type(last_id) is not int:
+            raise TypeError(last_id)
+    except (TypeError, ValueError):
+        raise InvalidInput("after is not a cursor of this list", field=["after"]) from None
+    return position, last_id
+
+
 def _page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
@@ -145,8 +165,16 @@ def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incid
         watched = IncidentWatcher.filter(user_id=f.watched_by_user_id).values("incident_id")
         query = query.filter(id__in=Subquery(watched))
     if f.overdue is not None:
-        overdue = Q(due_date__lt=datetime.now(UTC), status__in=list(OPEN_STATUSES))
-        query = query.filter(overdue if f.overdue else ~overdue)
+        now = datetime.now(UTC)
+        if f.overdue:
+            query = query.filter(due_date__lt=now, status__in=list(OPEN_STATUSES))
+        else:
+            # Spelled out rather than negated: NOT (due_date < now) is NULL without a due date.
+            query = query.filter(
+                Q(due_date__isnull=True)
+                | Q(due_date__gte=now)
+                | Q(status__not_in=list(OPEN_STATUSES))
+            )
     if f.due_before is not None:
         query = query.filter(due_date__lt=f.due_before)
     if f.due_after is not None:
@@ -170,15 +198,11 @@ async def list_incidents(
     base = filtered_incidents(incident_filter)
     query = base.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
     if after is not None:
-        kind, value, last_id = _decode_cursor(after, 3)
-        if kind != order.field.value:
-            raise InvalidInput("after belongs to another ordering", field=["after"])
-        if column in {"due_sort", "created_at", "updated_at"}:
-            value = datetime.fromisoformat(value)
+        value, last_id = _cursor_position(after, order.field)
         beyond = "lt" if order.descending else "gt"
-        query = query.filter(
-            Q(**{f"{column}__{beyond}": value}) | Q(**{column: value, f"id__{beyond}": last_id})
-        )
+        past: dict[str, Any] = {f"{column}__{beyond}": value}
+        tied: dict[str, Any] = {column: value, f"id__{beyond}": last_id}
+        query = query.filter(Q(**past) | Q(**tied))
     sign = "-" if order.descending else ""
     rows = await query.order_by(f"{sign}{column}", f"{sign}id").limit(size + 1)
     items = rows[:size]

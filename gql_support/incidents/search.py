@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import Term, ValueWrapper
+from pypika_tortoise.utils import format_alias_sql
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -30,7 +31,8 @@ class _FullTextMatch(Term):
         queries = " || ".join(
             f"websearch_to_tsquery('{c}', {self.words.get_sql(ctx)})" for c in CONFIGS
         )
-        return f"({VECTOR_SQL}) @@ ({queries})"
+        sql = f"({VECTOR_SQL}) @@ ({queries})"
+        return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
 
 
 def filter_by_words(query: QuerySet[Incident], words: str, *, dialect: str) -> QuerySet[Incident]:

@@ -77,11 +77,16 @@ async def report_incident(
     """Raises a NEW incident with the next Request ID; only managers may assign it at once."""
     description = clean_text(description, field="description", limit=MAX_DESCRIPTION)
     changes = clean_changes(changes or IncidentChanges())
-    if not actor.is_manager and (
-        (not isinstance(changes.assigned_to_id, Unset) and changes.assigned_to_id is not None)
-        or (not isinstance(changes.supported_by_ids, Unset) and changes.supported_by_ids)
-    ):
-        raise Forbidden("only incident managers assign incidents", field=["input", "assignedToId"])
+    if not actor.is_manager:
+        if not isinstance(changes.assigned_to_id, Unset) and changes.assigned_to_id is not None:
+            raise Forbidden(
+                "only incident managers assign incidents", field=["input", "assignedToId"]
+            )
+        if not isinstance(changes.supported_by_ids, Unset) and changes.supported_by_ids:
+            raise Forbidden(
+                "only incident managers choose who supports an incident",
+                field=["input", "supportedByIds"],
+            )
     impact = impact or Impact.MEDIUM
     urgency = urgency or Urgency.MEDIUM
     now = datetime.now(UTC)
@@ -151,7 +156,7 @@ async def add_comment(
     *, actor: User, incident_id: int, body: str, references: Sequence[NewReference] = ()
 ) -> tuple[Comment, Incident]:
     """Adds a comment, with references, to an incident."""
-    body = clean_text(body, field="body", limit=MAX_COMMENT)
+    body = clean_text(body, field="body", limit=MAX_COMMENT, limit_in_bytes=True)
     incident, comment = await edit_incident(
         actor=actor,
         incident_id=incident_id,
@@ -316,7 +321,9 @@ async def _apply(
     impact = incident.impact if isinstance(changes.impact, Unset) else changes.impact
     urgency = incident.urgency if isinstance(changes.urgency, Unset) else changes.urgency
     if (impact, urgency) != (incident.impact, incident.urgency):
-        require_manager("change impact or urgency", "impact")
+        require_manager(
+            "change impact or urgency", "impact" if impact != incident.impact else "urgency"
+        )
         priority = priority_of(impact, urgency)
         for field, before, after in (
             ("impact", incident.impact, impact),
