@@ -29,6 +29,14 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> in
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.workers > 1 and settings.is_sqlite and not settings.redis_url:
+        print(
+            "error: --workers > 1 needs PostgreSQL (or GQL_SUPPORT_REDIS_URL): on SQLite live "
+            "updates stay inside one process, so dashboards served by the others would miss "
+            "changes",
+            file=sys.stderr,
+        )
+        return 2
     asyncio.run(db.migrate(settings))
     if settings.demo_data:
         tokens = asyncio.run(_seed(settings))
@@ -36,10 +44,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Demo users (password {DEMO_PASSWORD!r}) and their tokens:")
             for email, token in tokens.items():
                 print(f"  {email:<22} {token}")
-    from gql_support.api.app import create_app
-
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        "gql_support.api.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
     return 0
 
 
@@ -105,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="migrate, then serve the API and GraphiQL")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes")
     serve_cmd.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)

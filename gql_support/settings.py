@@ -18,6 +18,10 @@ class Settings:
     debug: bool = False
     graphiql: bool = True
     demo_data: bool = True
+    #: Redis for the live-update bus; unset: PostgreSQL LISTEN/NOTIFY, or in-process on SQLite.
+    redis_url: str | None = None
+    #: Browser origins, besides the server's own, that may open a subscription WebSocket.
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -39,6 +43,12 @@ class Settings:
             debug=flag("DEBUG", defaults.debug),
             graphiql=flag("GRAPHIQL", defaults.graphiql),
             demo_data=flag("DEMO_DATA", defaults.demo_data),
+            redis_url=environ.get(PREFIX + "REDIS_URL") or None,
+            allowed_origins=tuple(
+                origin.strip()
+                for origin in environ.get(PREFIX + "ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )
 
     @property

@@ -27,6 +27,7 @@ from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.api.app import create_app
 from gql_support.api.ids import to_global_id
+from gql_support.live import bus
 from gql_support.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -87,6 +88,8 @@ async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator
     # Tortoise caches each model's INSERT statement by connection name, not by dialect: one
     # process serving SQLite and then PostgreSQL tests must start each test without it.
     EXECUTOR_CACHE.clear()
+    # Change ids start again in every test database: start with a bus that has seen none.
+    bus.use(bus.InProcessBus())
     if backend == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(template, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
@@ -66,3 +67,11 @@ async def test_a_refused_command_says_why_and_fails(settings: Settings) -> None:
     code, _, err = await _cli(settings, "token", "create", "--email", "nobody@example.com")
     assert code == 1
     assert "no user" in err
+
+
+async def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    embedded = Settings(database_url=f"sqlite://{tmp_path}/desk.sqlite3")
+    code, _, err = await _cli(embedded, "serve", "--workers", "2", "--port", "1")
+    assert code == 2
+    assert "--workers > 1 needs PostgreSQL" in err
+    assert not (tmp_path / "desk.sqlite3").exists()

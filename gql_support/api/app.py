@@ -28,6 +28,8 @@ from gql_support.accounts.service import user_for_token
 from gql_support.api.context import Context
 from gql_support.api.schema import build_schema
 from gql_support.db import tortoise_config
+from gql_support.live.bus import Bus, InProcessBus, PostgresBus, RedisBus
+from gql_support.live.bus import use as use_bus
 from gql_support.settings import Settings
 
 
@@ -101,6 +103,21 @@ async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+def bus_for(settings: Settings) -> Bus:
+    """The live-update bus the settings call for: Redis if configured, else PostgreSQL's
+    LISTEN/NOTIFY on PostgreSQL, else in-process (one process on SQLite)."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
+    if settings.database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        return PostgresBus(settings.database_url.replace("asyncpg://", "postgres://", 1))
+    return InProcessBus()
+
+
+def app_from_env() -> Starlette:
+    """The app configured from the environment: the factory behind ``serve --workers``."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
     """The ASGI app; with ``manage_database`` its lifespan opens and closes the database."""
     graphql = GraphQLView(
@@ -108,6 +125,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=15,
+        allowed_origins=settings.allowed_origins,
     )
 
     @asynccontextmanager
@@ -116,7 +134,13 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings)):
-            yield
+            live_bus = bus_for(settings)
+            use_bus(live_bus)
+            await live_bus.start()
+            try:
+                yield
+            finally:
+                await live_bus.stop()
 
     return Starlette(
         debug=settings.debug,

@@ -36,6 +36,7 @@ from gql_support.incidents.models import (
     Reference,
 )
 from gql_support.incidents.search import filter_by_words
+from gql_support.live.models import IncidentChange
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -139,6 +140,46 @@ def _page_size(first: int | None) -> int:
 
 def _dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
+
+
+def filter_view(
+    incident: Incident, supporter_ids: Sequence[int], watcher_ids: Sequence[int]
+) -> dict[str, Any]:
+    """What the dashboard filters look at, as plain JSON: kept with a change as its "before"."""
+    return {
+        "status": str(incident.status),
+        "priority": str(incident.priority),
+        "type": str(incident.type),
+        "assigned_to_id": incident.assigned_to_id,
+        "reporter_id": incident.reporter_id,
+        "supporter_ids": list(supporter_ids),
+        "watcher_ids": list(watcher_ids),
+        "due_date": incident.due_date.isoformat() if incident.due_date else None,
+    }
+
+
+def view_matches(f: IncidentFilter | None, view: dict[str, Any], *, text: str) -> bool:
+    """Whether an incident seen as ``view`` (and ``text`` for words) passes the filter: the
+    filter of ``filtered_incidents``, judged in Python, for the state before a change."""
+    if f is None:
+        return True
+    due = datetime.fromisoformat(view["due_date"]) if view["due_date"] else None
+    now = datetime.now(UTC)
+    overdue = due is not None and due < now and view["status"] in OPEN_STATUSES
+    involved = {view["reporter_id"], view["assigned_to_id"], *view["supporter_ids"]}
+    checks = [
+        f.status is None or view["status"] in f.status,
+        f.priority is None or view["priority"] in f.priority,
+        f.type is None or view["type"] in f.type,
+        f.assigned_to_id is None or view["assigned_to_id"] == f.assigned_to_id,
+        f.involving_user_id is None or f.involving_user_id in involved,
+        f.watched_by_user_id is None or f.watched_by_user_id in view["watcher_ids"],
+        f.overdue is None or overdue == f.overdue,
+        f.due_before is None or (due is not None and due < f.due_before),
+        f.due_after is None or (due is not None and due >= f.due_after),
+        not f.search or all(w.lower() in text.lower() for w in f.search.split()),
+    ]
+    return all(checks)
 
 
 def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incident]:
@@ -337,3 +378,34 @@ async def matching_incident(
 async def events_by_ids(event_ids: Sequence[int]) -> list[IncidentEvent]:
     """History entries by id, oldest first."""
     return await IncidentEvent.filter(id__in=list(event_ids)).order_by("id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeSeen:
+    """A committed change as a subscriber with a filter sees it."""
+
+    change: IncidentChange
+    incident: Incident
+    events: list[IncidentEvent]
+
+
+async def change_for_filter(
+    change_id: int, incident_filter: IncidentFilter | None
+) -> ChangeSeen | None:
+    """The change, if its incident passes the filter after it or passed it before it, so a
+    dashboard can add and drop rows; None otherwise."""
+    change = await IncidentChange.get_or_none(id=change_id)
+    if change is None:
+        return None
+    incident = await matching_incident(incident_filter, change.incident_id)
+    if incident is None:
+        if change.before is None:
+            return None
+        incident = await Incident.get_or_none(id=change.incident_id)
+        if incident is None or not view_matches(
+            incident_filter, change.before, text=incident.search_document
+        ):
+            return None
+    return ChangeSeen(
+        change=change, incident=incident, events=await events_by_ids(change.event_ids)
+    )

@@ -41,8 +41,10 @@ from gql_support.incidents.models import (
     Reference,
     Urgency,
 )
+from gql_support.incidents.queries import filter_view
 from gql_support.incidents.workflow import Party, allowed_targets, priority_of
-from gql_support.live.bus import IncidentChanged, UpdateKind, publish
+from gql_support.live import changes as live
+from gql_support.live.models import UpdateKind
 
 #: Text kept for search per comment, and per incident: PostgreSQL's tsvector holds 1 MB at most.
 MAX_INDEXED_COMMENT = 20_000
@@ -112,7 +114,13 @@ async def report_incident(
         rest = replace(changes, due_date=UNSET, task=UNSET)
         history = [reported]
         await _apply(incident, actor, rest, now=now, creating=True, history=history)
-    _announce(incident, UpdateKind.CREATED, history)
+        change = await live.record(
+            incident_id=incident.id,
+            kind=UpdateKind.CREATED,
+            event_ids=[e.id for e in history],
+            before=None,
+        )
+    await live.announce(change)
     return incident
 
 
@@ -201,26 +209,36 @@ async def edit_incident(
                 f"incident #{incident.number} is already {incident.status}",
                 field=["input", "status"],
             )
+        supporter_ids = await _linked_user_ids(IncidentSupporter, incident)
+        watcher_ids = await _linked_user_ids(IncidentWatcher, incident)
         if watching is not None:
-            watchers = await _linked_user_ids(IncidentWatcher, incident)
-            others = [user_id for user_id in watchers if user_id != actor.id]
+            others = [user_id for user_id in watcher_ids if user_id != actor.id]
             changes = replace(changes, watcher_ids=[*others, actor.id] if watching else others)
+        before = filter_view(incident, supporter_ids, watcher_ids)
         history: list[IncidentEvent] = []
-        comment = await _apply(incident, actor, changes, now=now, creating=False, history=history)
-    if history:
+        comment = await _apply(
+            incident,
+            actor,
+            changes,
+            now=now,
+            creating=False,
+            history=history,
+            linked=(supporter_ids, watcher_ids),
+        )
+        if not history:
+            return incident, comment
         only_comment = all(e.kind in _COMMENT_KINDS for e in history)
-        _announce(incident, UpdateKind.COMMENTED if only_comment else UpdateKind.UPDATED, history)
+        change = await live.record(
+            incident_id=incident.id,
+            kind=UpdateKind.COMMENTED if only_comment else UpdateKind.UPDATED,
+            event_ids=[e.id for e in history],
+            before=before,
+        )
+    await live.announce(change)
     return incident, comment
 
 
 _COMMENT_KINDS = frozenset({_K.COMMENTED, _K.REFERENCE_ADDED})
-
-
-def _announce(incident: Incident, kind: UpdateKind, history: list[IncidentEvent]) -> None:
-    """Tells live subscribers about a change; called only once it is committed."""
-    publish(
-        IncidentChanged(incident_id=incident.id, kind=kind, event_ids=tuple(e.id for e in history))
-    )
 
 
 async def _apply(
@@ -231,8 +249,10 @@ async def _apply(
     now: datetime,
     creating: bool,
     history: list[IncidentEvent],
+    linked: tuple[list[int], list[int]] = ([], []),
 ) -> Comment | None:
-    """Checks and writes the changes on a locked incident, inside the caller's transaction."""
+    """Checks and writes the changes on a locked incident, inside the caller's transaction.
+    ``linked`` holds its current supporter and watcher ids."""
 
     def record(kind: IncidentEventKind, field: str | None, old: object, new: object) -> None:
         history.append(
@@ -247,8 +267,7 @@ async def _apply(
             )
         )
 
-    supporter_ids = await _linked_user_ids(IncidentSupporter, incident)
-    watcher_ids = await _linked_user_ids(IncidentWatcher, incident)
+    supporter_ids, watcher_ids = linked
     people = await _people(incident, changes, supporter_ids, watcher_ids)
     parties = parties_of(actor, incident, supporter_ids)
 

@@ -1,65 +1,268 @@
-"""An in-process event bus: every subscriber gets every committed change, in commit order.
+"""The event bus behind subscriptions: the ids of committed changes, delivered to every
+server process, and fanned out inside each to its subscribers.
 
-Publishing happens after the transaction commits, so a rolled-back change is never seen.
+    Hub                 this process's subscribers; a bounded queue each, deduplicated ids
+    InProcessBus        one process (the embedded SQLite default): deliver after commit
+    PostgresBus         NOTIFY inside the writing transaction (delivered only on commit),
+                        one LISTEN connection per process, re-established with a catch-up
+    RedisBus            PUBLISH after commit, one pub/sub connection per process, same catch-up
+
+A payload is a change id, never more: subscribers read the change from ``incident_change``,
+which is also what a listener reads to catch up after losing its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from enum import StrEnum
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
+from tortoise import connections
+
+from gql_support.live.models import IncidentChange
+
+CHANNEL = "gql_support_changes"
 #: How many changes a subscriber may fall behind before it is dropped.
-QUEUE_SIZE = 1_000
+QUEUE_SIZE = 256
+#: How far back a listener looks, before the moment it lost its connection, when it catches up.
+CATCH_UP_MARGIN = timedelta(seconds=5)
+HEALTH_CHECK_SECONDS = 10.0
 
-
-class UpdateKind(StrEnum):
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    COMMENTED = "COMMENTED"
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncidentChanged:
-    incident_id: int
-    kind: UpdateKind
-    event_ids: tuple[int, ...]
+log = logging.getLogger(__name__)
 
 
 class SubscriberTooSlow(Exception):
-    """The subscriber fell more than QUEUE_SIZE changes behind."""
+    """The subscriber fell more than QUEUE_SIZE changes behind and was dropped."""
 
 
-_subscribers: set[asyncio.Queue[IncidentChanged | None]] = set()
+class Feed:
+    """One subscriber's queue of change ids."""
 
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[int] = asyncio.Queue(QUEUE_SIZE)
+        self.dropped = False
 
-def publish(change: IncidentChanged) -> None:
-    """Hands a committed change to every subscriber of this process."""
-    for queue in list(_subscribers):
+    def offer(self, change_id: int) -> bool:
+        """Queues a change without waiting; False when the subscriber is too far behind."""
         try:
-            queue.put_nowait(change)
+            self.queue.put_nowait(change_id)
         except asyncio.QueueFull:
-            _subscribers.discard(queue)
-            queue.get_nowait()
-            queue.put_nowait(None)
+            self.dropped = True
+            return False
+        return True
+
+    async def next(self) -> int:
+        """The next change id; raises SubscriberTooSlow once the feed was dropped."""
+        if self.dropped:
+            raise SubscriberTooSlow(f"more than {QUEUE_SIZE} changes behind")
+        return await self.queue.get()
+
+    def pending(self) -> list[int]:
+        """Takes every change id already waiting."""
+        waiting = []
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        return waiting
 
 
-@asynccontextmanager
-async def subscribe() -> AsyncIterator[AsyncIterator[IncidentChanged]]:
-    """Yields the stream of changes committed from now on."""
-    queue: asyncio.Queue[IncidentChanged | None] = asyncio.Queue(QUEUE_SIZE)
-    _subscribers.add(queue)
+class Hub:
+    """The subscribers of this process. Delivery never waits, so a slow one slows nobody."""
 
-    async def stream() -> AsyncIterator[IncidentChanged]:
+    def __init__(self) -> None:
+        self._feeds: set[Feed] = set()
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        #: What the transport shares between this hub's subscribers (reads, dashboard feeds).
+        self.shared: dict[str, Any] = {}
+
+    def deliver(self, change_id: int) -> None:
+        if change_id in self._seen:
+            return
+        self._seen[change_id] = None
+        while len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        for feed in list(self._feeds):
+            if not feed.offer(change_id):
+                self._feeds.discard(feed)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Feed]:
+        """A feed of the changes committed from now on, for the duration of the block."""
+        feed = Feed()
+        self._feeds.add(feed)
+        try:
+            yield feed
+        finally:
+            self._feeds.discard(feed)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._feeds)
+
+
+class InProcessBus:
+    """Delivers to this process only: right for one process on the embedded database."""
+
+    def __init__(self) -> None:
+        self.hub = Hub()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def in_transaction(self, change_id: int) -> None:
+        return None
+
+    async def after_commit(self, change_id: int) -> None:
+        self.hub.deliver(change_id)
+
+
+class _ListeningBus:
+    """A bus with one listening connection per process, kept alive and caught up."""
+
+    def __init__(self) -> None:
+        self.hub = Hub()
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lost_at: datetime | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__} listener")
+        await asyncio.wait_for(self.connected.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def in_transaction(self, change_id: int) -> None:
+        return None
+
+    async def after_commit(self, change_id: int) -> None:
+        return None
+
+    async def _listen(self, on_ready: Callable[[], Awaitable[None]]) -> None:
+        """Connects, calls ``on_ready``, delivers until the connection fails (then raises)."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        backoff = 0.1
         while True:
-            change = await queue.get()
-            if change is None:
-                raise SubscriberTooSlow("too many changes waiting: reconnect and reload")
-            yield change
+            try:
+                await self._listen(self._ready)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # any failure means: reconnect
+                log.warning("%s lost its connection: %s", type(self).__name__, error)
+            self.connected.clear()
+            self._lost_at = self._lost_at or datetime.now(UTC)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
 
-    try:
-        yield stream()
-    finally:
-        _subscribers.discard(queue)
+    async def _ready(self) -> None:
+        if self._lost_at is not None:
+            since = self._lost_at - CATCH_UP_MARGIN
+            missed = await (
+                IncidentChange.filter(created_at__gte=since)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            for change_id in missed:
+                self.hub.deliver(int(change_id))  # type: ignore[call-overload]
+            self._lost_at = None
+        self.connected.set()
+
+
+class PostgresBus(_ListeningBus):
+    """PostgreSQL LISTEN/NOTIFY: NOTIFY is sent inside the writing transaction, so it is
+    delivered on commit and never for a rollback."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        self.dsn = dsn
+
+    async def in_transaction(self, change_id: int) -> None:
+        await connections.get("default").execute_query(
+            "SELECT pg_notify($1, $2)", [CHANNEL, str(change_id)]
+        )
+
+    async def _listen(self, on_ready: Callable[[], Awaitable[None]]) -> None:
+        conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": "gql-support-listener"}
+        )
+        try:
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(
+                CHANNEL, lambda _conn, _pid, _channel, payload: self.hub.deliver(int(payload))
+            )
+            await on_ready()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), HEALTH_CHECK_SECONDS)
+                    break
+                await conn.fetchval("SELECT 1", timeout=5)
+            raise ConnectionError("the listening connection was closed")
+        finally:
+            if not conn.is_closed():
+                conn.terminate()
+
+
+class RedisBus(_ListeningBus):
+    """Redis pub/sub: PUBLISH after commit."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self._publisher: object | None = None
+
+    async def after_commit(self, change_id: int) -> None:
+        from redis.asyncio import Redis
+
+        if self._publisher is None:
+            self._publisher = Redis.from_url(self.url)
+        assert isinstance(self._publisher, Redis)
+        await self._publisher.publish(CHANNEL, str(change_id))
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._publisher is not None:
+            await self._publisher.aclose()  # type: ignore[attr-defined]
+
+    async def _listen(self, on_ready: Callable[[], Awaitable[None]]) -> None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(self.url, health_check_interval=HEALTH_CHECK_SECONDS)
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                await on_ready()
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self.hub.deliver(int(message["data"]))
+            raise ConnectionError("the pub/sub connection ended")
+        finally:
+            await client.aclose()
+
+
+Bus = InProcessBus | PostgresBus | RedisBus
+
+_bus: Bus = InProcessBus()
+
+
+def current() -> Bus:
+    """The bus of this process."""
+    return _bus
+
+
+def use(bus: Bus) -> None:
+    """Makes ``bus`` the bus of this process (done once, at start-up)."""
+    global _bus
+    _bus = bus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from gql_support.api.app import create_app
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import IncidentStatus
+from gql_support.live import bus
 from gql_support.settings import Settings
 from tests.conftest import MakePerson
 
@@ -71,6 +73,14 @@ async def _next(socket: websockets.ClientConnection) -> dict[str, Any]:
         if message["type"] == "next":
             return dict(message["payload"]["data"])
         assert message["type"] in {"ping", "pong"}, message
+
+
+async def _close_code(socket: websockets.ClientConnection) -> int | None:
+    """Reads until the server closes the socket; the code it closed with."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(socket.recv(), timeout=5)
+    return socket.close_code
 
 
 async def test_a_connection_without_a_valid_token_is_closed_4403(server_url: str) -> None:
@@ -135,4 +145,91 @@ async def test_dashboard_updates_start_with_the_figures_and_follow_changes(
     assert await _next(socket) == {"dashboardUpdates": {"total": 0, "open": 0}}
     await service.report_incident(actor=user.user, description="Slow report")
     assert await _next(socket) == {"dashboardUpdates": {"total": 1, "open": 1}}
+    await socket.close()
+
+
+async def test_a_dashboard_hears_of_an_incident_leaving_its_filter(
+    server_url: str, make_person: MakePerson
+) -> None:
+    manager = await make_person(Role.MANAGER, name="Max")
+    agent = await make_person(Role.AGENT, name="Ada")
+    leaving = await service.report_incident(actor=manager.user, description="Will leave")
+    socket = await _subscribe(server_url, manager.token, UPDATES, {"filter": {"status": ["NEW"]}})
+    await asyncio.sleep(0.1)
+
+    # When the incident moves out of the filter, the subscriber is told (to drop the row)
+    await service.edit_incident(
+        actor=manager.user,
+        incident_id=leaving.id,
+        changes=IncidentChanges(assigned_to_id=agent.user.id, status=IncidentStatus.IN_PROGRESS),
+    )
+    update = (await _next(socket))["incidentUpdates"]
+    assert update["incident"] == {"number": 1, "status": "IN_PROGRESS"}
+
+    # And a later change outside the filter, before and after, is not sent
+    await service.add_comment(actor=agent.user, incident_id=leaving.id, body="Still on it")
+    await service.report_incident(actor=manager.user, description="Inside")
+    update = (await _next(socket))["incidentUpdates"]
+    assert (update["kind"], update["incident"]) == ("CREATED", {"number": 2, "status": "NEW"})
+    await socket.close()
+
+
+async def test_a_burst_of_changes_moves_the_dashboard_once(
+    server_url: str, make_person: MakePerson
+) -> None:
+    user = await make_person(Role.USER)
+    socket = await _subscribe(server_url, user.token, DASHBOARD)
+    assert await _next(socket) == {"dashboardUpdates": {"total": 0, "open": 0}}
+
+    await asyncio.gather(
+        *(service.report_incident(actor=user.user, description=f"Burst {i}") for i in range(20))
+    )
+    updates = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), timeout=1.5))
+            if message["type"] == "next":
+                updates.append(message["payload"]["data"]["dashboardUpdates"])
+    assert 1 <= len(updates) <= 3, updates
+    assert updates[-1] == {"total": 20, "open": 20}
+    await socket.close()
+
+
+async def test_a_subscriber_too_far_behind_is_closed_with_4008(
+    server_url: str, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bus, "QUEUE_SIZE", 4)
+    user = await make_person(Role.USER)
+    slow = await _subscribe(server_url, user.token, UPDATES)
+    await asyncio.sleep(0.1)
+    # A flood faster than the subscriber's queue holds (ids of changes that do not exist)
+    for change_id in range(1_000, 1_020):
+        bus.current().hub.deliver(change_id)
+    assert await _close_code(slow) == 4008
+    # And the others are not held back: a new subscriber still gets the next change
+    other = await _subscribe(server_url, user.token, UPDATES)
+    await asyncio.sleep(0.1)
+    await service.report_incident(actor=user.user, description="After the flood")
+    assert (await _next(other))["incidentUpdates"]["kind"] == "CREATED"
+    await other.close()
+
+
+async def test_the_legacy_graphql_ws_protocol_is_spoken_too(
+    server_url: str, make_person: MakePerson
+) -> None:
+    user = await make_person(Role.USER)
+    socket = await websockets.connect(server_url, subprotocols=["graphql-ws"])
+    await socket.send(
+        json.dumps(
+            {"type": "connection_init", "payload": {"Authorization": f"Bearer {user.token}"}}
+        )
+    )
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    await socket.send(json.dumps({"id": "1", "type": "start", "payload": {"query": DASHBOARD}}))
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=5))
+        if message["type"] == "data":
+            break
+        assert message["type"] == "ka", message
+    assert message["payload"]["data"] == {"dashboardUpdates": {"total": 0, "open": 0}}
     await socket.close()
