@@ -9,6 +9,7 @@ PostgreSQL tests are skipped when no server answers, unless GQL_SUPPORT_TEST_REQ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import uuid
@@ -87,17 +88,18 @@ async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator
     # Tortoise caches each model's INSERT statement by connection name, not by dialect: one
     # process serving SQLite and then PostgreSQL tests must start each test without it.
     EXECUTOR_CACHE.clear()
+    attachments_dir = str(tmp_path / "attachments")
     if backend == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(template, path)
-        settings = Settings(database_url=f"sqlite://{path}")
+        settings = Settings(database_url=f"sqlite://{path}", attachments_dir=attachments_dir)
         await db.open_database(settings)
         yield settings
         await db.close_database()
         return
     name = f"gqls_test_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    settings = Settings(database_url=_pg_url(name))
+    settings = Settings(database_url=_pg_url(name), attachments_dir=attachments_dir)
     try:
         await db.open_database(settings)
         yield settings
@@ -149,6 +151,36 @@ class GraphQLClient:
         headers = {} if as_ is None else {"Authorization": f"Bearer {as_.token}"}
         return await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def upload(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: list[tuple[str, bytes]],
+        *,
+        as_: Person | None = None,
+        at: str = "input.attachments",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Posts an operation with files, as the GraphQL multipart request specification says:
+        each file replaces a null at ``variables.<at>.<n>``. Sends Apollo-Require-Preflight
+        unless ``headers`` say otherwise."""
+        operations = {"query": query, "variables": variables}
+        target = operations["variables"]
+        *parents, leaf = at.split(".")
+        for part in parents:
+            target = target[part]
+        target[leaf] = [None] * len(files)
+        mapping = {str(n): [f"variables.{at}.{n}"] for n in range(len(files))}
+        sent = {"Apollo-Require-Preflight": "true"} if headers is None else dict(headers)
+        if as_ is not None:
+            sent["Authorization"] = f"Bearer {as_.token}"
+        return await self.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            files=[(str(n), (name, content)) for n, (name, content) in enumerate(files)],
+            headers=sent,
         )
 
     async def execute(
