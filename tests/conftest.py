@@ -28,6 +28,7 @@ from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.api.app import create_app
 from gql_support.api.ids import to_global_id
+from gql_support.attachments.storage import S3Storage, s3_client
 from gql_support.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -69,6 +70,32 @@ def postgres_template() -> Iterator[str]:
         yield name
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, over real HTTP on 127.0.0.1, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str) -> S3Storage:
+    """A fresh bucket on moto's server, behind the S3 storage."""
+    client = s3_client(
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+    bucket = f"gqls-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return S3Storage(client, bucket)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

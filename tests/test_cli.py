@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
+from pathlib import Path
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
@@ -12,7 +14,11 @@ from gql_support.settings import Settings
 
 
 async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "GQL_SUPPORT_DATABASE_URL": settings.database_url}
+    env = {
+        **os.environ,
+        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
+        "GQL_SUPPORT_ATTACHMENTS_DIR": settings.attachments_dir,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -66,3 +72,20 @@ async def test_a_refused_command_says_why_and_fails(settings: Settings) -> None:
     code, _, err = await _cli(settings, "token", "create", "--email", "nobody@example.com")
     assert code == 1
     assert "no user" in err
+
+
+async def test_attachments_sweep_removes_old_orphans(settings: Settings) -> None:
+    # Given an orphaned file in the storage, from long ago
+    orphan = Path(settings.attachments_dir) / "ab" / ("ab" + "0" * 62)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a crash")
+    os.utime(orphan, (time.time() - 7200, time.time() - 7200))
+    # When the sweeper runs, first with a longer grace, then with the default hour
+    assert (await _cli(settings, "attachments", "sweep", "--older-than", "10000"))[:2] == (
+        0,
+        "removed 0 orphaned file(s)\n",
+    )
+    code, out, _ = await _cli(settings, "attachments", "sweep")
+    # Then it is gone
+    assert (code, out) == (0, "removed 1 orphaned file(s)\n")
+    assert not orphan.exists()
