@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from gql_support.accounts.models import Role
+from gql_support.api.ids import to_global_id
 from gql_support.settings import Settings
+from tests.api.test_query_count import AUTH_TABLE, statements
 from tests.conftest import GraphQLClient, MakePerson, Person
 
 FIELDS = "id filename contentType size sha256 url uploadedBy { name }"
@@ -397,3 +399,50 @@ async def test_a_rolled_back_mutation_leaves_no_file(
     assert refused.json()["data"]["addComment"]["errors"][0]["code"] == "INVALID_INPUT"
     # Then the earlier attachment keeps its file
     assert [p.name for p in _stored(settings)] == [hashlib.sha256(b"a log").hexdigest()]
+
+
+ATTACHMENT_PAGE = """
+query Page($first: Int!) {
+  incidents(first: $first, orderBy: {field: NUMBER, direction: ASC}) {
+    nodes {
+      number
+      attachments { filename uploadedBy { name } }
+      comments { nodes { attachments { filename url } } }
+    }
+  }
+}
+"""
+
+
+async def test_attachment_lists_do_not_grow_the_statements_with_the_page(
+    gql: GraphQLClient, make_person: MakePerson, settings: Settings
+) -> None:
+    # Given ten incidents, each with a file on the report and one on a comment
+    reporter = await make_person(Role.USER, name="Rita")
+    for n in range(10):
+        await gql.upload(
+            REPORT, {"input": {"description": f"I{n}"}}, [(f"r{n}.txt", b"r")], as_=reporter
+        )
+        await gql.upload(
+            ADD_COMMENT,
+            {"input": {"incidentId": to_global_id("Incident", n + 1), "body": "c"}},
+            [(f"c{n}.txt", f"c{n}".encode())],
+            as_=reporter,
+        )
+
+    # When pages of 2 and of 10 are read with every attachment
+    counts = []
+    for first in (2, 10):
+        with statements() as sql:
+            data = await gql.execute(ATTACHMENT_PAGE, {"first": first}, as_=reporter)
+        counts.append(len([s for s in sql if AUTH_TABLE not in s]))
+        nodes = data["incidents"]["nodes"]
+        assert [[a["filename"] for a in n["attachments"]] for n in nodes] == [
+            [f"r{i}.txt", f"c{i}.txt"] for i in range(first)
+        ]
+        assert [
+            [a["filename"] for c in n["comments"]["nodes"] for a in c["attachments"]] for n in nodes
+        ] == [[f"c{i}.txt"] for i in range(first)]
+
+    # Then both ran the same statements: one per list, not one per incident or comment
+    assert counts[0] == counts[1]
