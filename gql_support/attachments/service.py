@@ -4,7 +4,10 @@ reading attachments back, and sweeping blobs no attachment refers to.
 Uploads are streamed into the storage *before* the change's transaction (a transaction must not
 wait on a 25 MB upload); the rows that refer to them are written inside it. If the change fails
 or is rolled back, ``receive`` removes the blobs it created that no committed row refers to, and
-``sweep_orphans`` removes whatever a crash left behind.
+``sweep_orphans`` removes whatever a crash left behind. (One narrow race remains: if two changes
+upload the same bytes at once, the second finding the blob already there, and the first fails
+before the second commits, the blob goes with the first. Both changes would have to carry the
+identical file within the same second.)
 """
 
 from __future__ import annotations

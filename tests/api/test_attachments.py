@@ -3,16 +3,22 @@ guard, and downloads with a token or a signed link."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import uvicorn
 
 from gql_support.accounts.models import Role
+from gql_support.api.app import create_app
 from gql_support.api.ids import to_global_id
 from gql_support.settings import Settings
 from tests.api.test_query_count import AUTH_TABLE, statements
@@ -174,10 +180,6 @@ async def test_too_large_and_too_many_are_refused_and_nothing_is_stored(
     settings: Settings, make_person: MakePerson
 ) -> None:
     # Given a server that takes two files of 1,000 bytes at most
-    from dataclasses import replace
-
-    from gql_support.api.app import create_app
-
     small = replace(settings, attachment_max_bytes=1000, attachments_per_request=2)
     app = create_app(small, manage_database=False)
     reporter = await make_person(Role.USER)
@@ -446,3 +448,41 @@ async def test_attachment_lists_do_not_grow_the_statements_with_the_page(
 
     # Then both ran the same statements: one per list, not one per incident or comment
     assert counts[0] == counts[1]
+
+
+@pytest.fixture
+async def server_url(settings: Settings) -> AsyncIterator[str]:
+    """The app on a real uvicorn server, on a free port."""
+    config = uvicorn.Config(
+        create_app(settings, manage_database=False), host="127.0.0.1", port=0, log_level="error"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_round_trip_over_a_real_server(server_url: str, make_person: MakePerson) -> None:
+    # Given a real server and a 5 MB file
+    reporter = await make_person(Role.USER)
+    content = os.urandom(5 * 1024 * 1024)
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        gql = GraphQLClient(http)
+        # When a file is sent without the preflight header, it is refused
+        variables = {"input": {"description": "Real"}}
+        refused = await gql.upload(REPORT, variables, [("a.txt", b"a")], as_=reporter, headers={})
+        assert refused.status_code == 400
+        # And with it, it is stored and comes back the same through its signed link
+        response = await gql.upload(
+            REPORT, {"input": {"description": "Real"}}, [("a.bin", content)], as_=reporter
+        )
+        [attachment] = response.json()["data"]["reportIncident"]["incident"]["attachments"]
+        assert attachment["sha256"] == hashlib.sha256(content).hexdigest()
+        downloaded = await http.get(attachment["url"])
+    assert downloaded.status_code == 200
+    assert downloaded.headers["content-length"] == str(len(content))
+    assert hashlib.sha256(downloaded.content).hexdigest() == attachment["sha256"]
