@@ -6,8 +6,8 @@ wait on a 25 MB upload); the rows that refer to them are written inside it. If t
 or is rolled back, ``receive`` removes the blobs it created that no committed row refers to, and
 ``sweep_orphans`` removes whatever a crash left behind. (One narrow race remains: if two changes
 upload the same bytes at once, the second finding the blob already there, and the first fails
-before the second commits, the blob goes with the first. Both changes would have to carry the
-identical file within the same second.)
+before the second commits, the blob goes with the first: both must carry the identical file
+while the first is still in flight.)
 """
 
 from __future__ import annotations
