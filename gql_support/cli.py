@@ -1,4 +1,4 @@
-"""The ``gql-support`` command: serve, migrate, and manage users and tokens."""
+"""The ``gql-support`` command: serve, migrate, manage users and tokens, sweep attachments."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import uvicorn
 from gql_support import db
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
+from gql_support.attachments.service import AttachmentStore
 from gql_support.demo import DEMO_PASSWORD, seed_if_empty
 from gql_support.errors import DomainError
 from gql_support.settings import Settings
@@ -111,6 +112,16 @@ def token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return _for_user(settings, args.email, revoke)
 
 
+def attachments_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        store = AttachmentStore.from_settings(settings)
+        removed = await store.sweep_orphans(older_than=args.older_than)
+        print(f"removed {len(removed)} orphaned file(s)")
+        return 0
+
+    return _with_database(settings, work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gql-support", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +154,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_cmd.add_parser("revoke", help="revoke every token of a user")
     revoke.add_argument("--email", required=True)
     revoke.set_defaults(handler=token_revoke)
+
+    files_cmd = commands.add_parser("attachments", help="look after attached files")
+    sweep = files_cmd.add_subparsers(dest="action", required=True).add_parser(
+        "sweep", help="remove stored files no attachment refers to (left by a crash)"
+    )
+    sweep.add_argument(
+        "--older-than",
+        type=float,
+        default=3600,
+        metavar="SECONDS",
+        help="only files stored at least this long ago, so uploads in flight are kept",
+    )
+    sweep.set_defaults(handler=attachments_sweep)
     return parser
 
 

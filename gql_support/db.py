@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "gql_support.accounts.models",
     "gql_support.incidents.models",
     "gql_support.live.models",
+    "gql_support.attachments.models",
 ]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "GQL_SUPPORT_"
@@ -22,6 +23,22 @@ class Settings:
     redis_url: str | None = None
     #: Browser origins, besides the server's own, that may open a subscription WebSocket.
     allowed_origins: tuple[str, ...] = ()
+    #: Where attached files live when no S3 bucket is set.
+    attachments_dir: str = "var/attachments"
+    #: An S3 (or S3-compatible) bucket for attachments, for deployments with several hosts.
+    attachments_s3_bucket: str | None = None
+    attachments_s3_endpoint_url: str | None = None
+    attachments_s3_region: str | None = None
+    attachments_s3_access_key_id: str | None = None
+    attachments_s3_secret_access_key: str | None = field(default=None, repr=False)
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachments_per_request: int = 10
+    #: Seconds a signed download link stays valid.
+    attachment_link_ttl: int = 3600
+    #: Signs download links; a random one (links die with the process) unless set.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    #: The server's address as users reach it, for links; None uses the request's own address.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -38,6 +55,21 @@ class Settings:
                 return False
             raise ValueError(f"{PREFIX}{name} must be true or false, not {value!r}")
 
+        def integer(name: str, default: int) -> int:
+            value = environ.get(PREFIX + name)
+            if value is None:
+                return default
+            try:
+                number = int(value)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{name} must be a whole number, not {value!r}") from None
+            if number <= 0:
+                raise ValueError(f"{PREFIX}{name} must be positive, not {value!r}")
+            return number
+
+        def text(name: str) -> str | None:
+            return environ.get(PREFIX + name) or None
+
         return cls(
             database_url=environ.get(PREFIX + "DATABASE_URL", defaults.database_url),
             debug=flag("DEBUG", defaults.debug),
@@ -49,6 +81,19 @@ class Settings:
                 for origin in environ.get(PREFIX + "ALLOWED_ORIGINS", "").split(",")
                 if origin.strip()
             ),
+            attachments_dir=text("ATTACHMENTS_DIR") or defaults.attachments_dir,
+            attachments_s3_bucket=text("ATTACHMENTS_S3_BUCKET"),
+            attachments_s3_endpoint_url=text("ATTACHMENTS_S3_ENDPOINT_URL"),
+            attachments_s3_region=text("ATTACHMENTS_S3_REGION"),
+            attachments_s3_access_key_id=text("ATTACHMENTS_S3_ACCESS_KEY_ID"),
+            attachments_s3_secret_access_key=text("ATTACHMENTS_S3_SECRET_ACCESS_KEY"),
+            attachment_max_bytes=integer("ATTACHMENT_MAX_BYTES", defaults.attachment_max_bytes),
+            attachments_per_request=integer(
+                "ATTACHMENTS_PER_REQUEST", defaults.attachments_per_request
+            ),
+            attachment_link_ttl=integer("ATTACHMENT_LINK_TTL", defaults.attachment_link_ttl),
+            secret_key=text("SECRET_KEY") or defaults.secret_key,
+            public_url=text("PUBLIC_URL"),
         )
 
     @property

@@ -9,6 +9,7 @@ PostgreSQL tests are skipped when no server answers, unless GQL_SUPPORT_TEST_REQ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import uuid
@@ -27,6 +28,7 @@ from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.api.app import create_app
 from gql_support.api.ids import to_global_id
+from gql_support.attachments.storage import S3Storage, s3_client
 from gql_support.live import bus
 from gql_support.settings import Settings
 
@@ -71,6 +73,32 @@ def postgres_template() -> Iterator[str]:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, over real HTTP on 127.0.0.1, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str) -> S3Storage:
+    """A fresh bucket on moto's server, behind the S3 storage."""
+    client = s3_client(
+        endpoint_url=s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+    bucket = f"gqls-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return S3Storage(client, bucket)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -90,17 +118,18 @@ async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator
     EXECUTOR_CACHE.clear()
     # Change ids start again in every test database: start with a bus that has seen none.
     bus.use(bus.InProcessBus())
+    attachments_dir = str(tmp_path / "attachments")
     if backend == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(template, path)
-        settings = Settings(database_url=f"sqlite://{path}")
+        settings = Settings(database_url=f"sqlite://{path}", attachments_dir=attachments_dir)
         await db.open_database(settings)
         yield settings
         await db.close_database()
         return
     name = f"gqls_test_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    settings = Settings(database_url=_pg_url(name))
+    settings = Settings(database_url=_pg_url(name), attachments_dir=attachments_dir)
     try:
         await db.open_database(settings)
         yield settings
@@ -152,6 +181,36 @@ class GraphQLClient:
         headers = {} if as_ is None else {"Authorization": f"Bearer {as_.token}"}
         return await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def upload(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: list[tuple[str, bytes]],
+        *,
+        as_: Person | None = None,
+        at: str = "input.attachments",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Posts an operation with files, as the GraphQL multipart request specification says:
+        each file replaces a null at ``variables.<at>.<n>``. Sends Apollo-Require-Preflight
+        unless ``headers`` say otherwise."""
+        operations = {"query": query, "variables": variables}
+        target = operations["variables"]
+        *parents, leaf = at.split(".")
+        for part in parents:
+            target = target[part]
+        target[leaf] = [None] * len(files)
+        mapping = {str(n): [f"variables.{at}.{n}"] for n in range(len(files))}
+        sent = {"Apollo-Require-Preflight": "true"} if headers is None else dict(headers)
+        if as_ is not None:
+            sent["Authorization"] = f"Bearer {as_.token}"
+        return await self.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            files=[(str(n), (name, content)) for n, (name, content) in enumerate(files)],
+            headers=sent,
         )
 
     async def execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from gql_support.accounts import service as accounts
@@ -13,7 +14,11 @@ from gql_support.settings import Settings
 
 
 async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "GQL_SUPPORT_DATABASE_URL": settings.database_url}
+    env = {
+        **os.environ,
+        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
+        "GQL_SUPPORT_ATTACHMENTS_DIR": settings.attachments_dir,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,3 +80,20 @@ async def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
     assert code == 2
     assert "--workers > 1 needs PostgreSQL" in err
     assert not (tmp_path / "desk.sqlite3").exists()
+
+
+async def test_attachments_sweep_removes_old_orphans(settings: Settings) -> None:
+    # Given an orphaned file in the storage, from long ago
+    orphan = Path(settings.attachments_dir) / "ab" / ("ab" + "0" * 62)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a crash")
+    os.utime(orphan, (time.time() - 7200, time.time() - 7200))
+    # When the sweeper runs, first with a longer grace, then with the default hour
+    assert (await _cli(settings, "attachments", "sweep", "--older-than", "10000"))[:2] == (
+        0,
+        "removed 0 orphaned file(s)\n",
+    )
+    code, out, _ = await _cli(settings, "attachments", "sweep")
+    # Then it is gone
+    assert (code, out) == (0, "removed 1 orphaned file(s)\n")
+    assert not orphan.exists()

@@ -1,11 +1,14 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
-WebSocket, with GraphiQL), and the database opened for the app's lifetime."""
+WebSocket, with GraphiQL, and multipart uploads), attachment downloads, and the database opened
+for the app's lifetime."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -18,6 +21,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -27,6 +31,8 @@ from gql_support.accounts.models import User
 from gql_support.accounts.service import user_for_token
 from gql_support.api.context import Context
 from gql_support.api.schema import build_schema
+from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
+from gql_support.attachments.service import AttachmentStore
 from gql_support.db import tortoise_config
 from gql_support.live.bus import Bus, InProcessBus, PostgresBus, RedisBus
 from gql_support.live.bus import use as use_bus
@@ -77,12 +83,50 @@ def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
     )
 
 
+def _viewer(conn: HTTPConnection) -> User | None:
+    return conn.user.user if isinstance(conn.user, Viewer) else None
+
+
 class GraphQLView(GraphQL[Context, None]):
+    def __init__(
+        self, *args: Any, attachments: AttachmentStore, public_url: str | None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.multipart_uploads_enabled = True
+        self.attachments = attachments
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        response = csrf_refusal(request)
+        try:
+            if response is None:
+                # Parsed here, with our limits, before Strawberry reads the cached form.
+                await request.form(
+                    max_files=max(100, 2 * self.attachments.per_request),
+                    max_part_size=MAX_FORM_FIELD,
+                )
+                try:
+                    response = await self.run(request)
+                except HTTPException as error:
+                    response = PlainTextResponse(error.reason, status_code=error.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
-        viewer = request.user.user if isinstance(request.user, Viewer) else None
-        return Context(request=request, response=response, viewer=viewer)
+        return Context(
+            request=request,
+            response=response,
+            viewer=_viewer(request),
+            attachments=self.attachments,
+            base_url=self.public_url or str(request.base_url),
+        )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params
@@ -118,15 +162,29 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
-def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    manage_database: bool = True,
+    attachments: AttachmentStore | None = None,
+) -> Starlette:
     """The ASGI app; with ``manage_database`` its lifespan opens and closes the database."""
+    store = attachments or AttachmentStore.from_settings(settings)
     graphql = GraphQLView(
         build_schema(debug=settings.debug),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=15,
         allowed_origins=settings.allowed_origins,
+        attachments=store,
+        public_url=settings.public_url,
     )
+    # Starlette's own limit backs the per-file and per-request ones: a body that could not be
+    # a valid request is cut off (413) before it is all read.
+    max_body = settings.attachments_per_request * settings.attachment_max_bytes + MAX_FORM_FIELD
+
+    async def attachment(request: Request) -> Response:
+        return await download(request, store, _viewer(request))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -145,7 +203,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     return Starlette(
         debug=settings.debug,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"], max_body_size=max_body),
+            Route("/attachments/{attachment_id:int}", attachment),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", _health),
         ],

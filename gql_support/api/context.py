@@ -12,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from gql_support.accounts.models import User
 from gql_support.api.dataloaders import Loaders
+from gql_support.attachments.service import AttachmentStore
 
 
 @dataclass
@@ -19,6 +20,9 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     viewer: User | None
+    attachments: AttachmentStore
+    #: The server's address as users reach it, for download links.
+    base_url: str
     loaders: Loaders = field(default_factory=Loaders)
     #: The WebSocket connection_init payload, set by Strawberry.
     connection_params: Any = None

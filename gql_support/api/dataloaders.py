@@ -10,6 +10,8 @@ from strawberry.dataloader import DataLoader
 
 from gql_support.accounts.models import User
 from gql_support.accounts.service import users_by_ids
+from gql_support.attachments import service as attachments
+from gql_support.attachments.models import Attachment
 from gql_support.incidents import queries
 from gql_support.incidents.models import (
     Comment,
@@ -41,6 +43,16 @@ async def _watchers(ids: list[int]) -> list[list[User]]:
 
 async def _references(ids: list[int]) -> list[list[Reference]]:
     grouped = await queries.references_by_incident(ids)
+    return [grouped.get(i, []) for i in ids]
+
+
+async def _comment_attachments(ids: list[int]) -> list[list[Attachment]]:
+    grouped = await attachments.attachments_by_comment(ids)
+    return [grouped.get(i, []) for i in ids]
+
+
+async def _incident_attachments(ids: list[int]) -> list[list[Attachment]]:
+    grouped = await attachments.attachments_by_incident(ids)
     return [grouped.get(i, []) for i in ids]
 
 
@@ -78,6 +90,12 @@ class Loaders:
     )
     references_by_incident_id: DataLoader[int, list[Reference]] = field(
         default_factory=lambda: DataLoader(_references)
+    )
+    attachments_by_comment_id: DataLoader[int, list[Attachment]] = field(
+        default_factory=lambda: DataLoader(_comment_attachments)
+    )
+    attachments_by_incident_id: DataLoader[int, list[Attachment]] = field(
+        default_factory=lambda: DataLoader(_incident_attachments)
     )
     comment_count_by_incident_id: DataLoader[int, int] = field(
         default_factory=lambda: _counter(Comment)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.permission import BasePermission
 
@@ -30,6 +31,7 @@ from gql_support.api.inputs import (
     user_pk,
 )
 from gql_support.api.types import Comment, Incident, User
+from gql_support.attachments.service import IncomingFile
 from gql_support.errors import DomainError, InvalidInput
 from gql_support.incidents import models as incidents
 from gql_support.incidents import service
@@ -74,9 +76,14 @@ def _incident_pk(global_id: strawberry.ID) -> int:
     return decode_id(global_id, "Incident", field=["input", "incidentId"])
 
 
-def _no_uploads(attachments: list[Upload] | None) -> None:
-    if attachments:
-        raise InvalidInput("file uploads are not accepted yet", field=["input", "attachments"])
+def _uploads(attachments: list[Upload] | None) -> list[IncomingFile]:
+    """The files of a multipart request (see the GraphQL multipart request specification)."""
+    files: list[IncomingFile] = []
+    for upload in attachments or []:
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("attachments must be files", field=["input", "attachments"])
+        files.append(upload)
+    return files
 
 
 async def _incident_payload(
@@ -111,7 +118,6 @@ class Mutation:
     @strawberry.mutation(permission_classes=_signed_in)
     async def report_incident(self, info: Info, input: ReportIncidentInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
-            _no_uploads(input.attachments)
             return await service.report_incident(
                 actor=_actor(info),
                 description=input.description,
@@ -126,7 +132,9 @@ class Mutation:
                     task=given(input.task, identity),
                     comment=input.comment,
                     references=references(input.references),
+                    attachments=_uploads(input.attachments),
                 ),
+                store=info.context.attachments,
             )
 
         return await _incident_payload(change, input.client_mutation_id)
@@ -161,12 +169,13 @@ class Mutation:
     @strawberry.mutation(permission_classes=_signed_in)
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
         try:
-            _no_uploads(input.attachments)
             comment, incident = await service.add_comment(
                 actor=_actor(info),
                 incident_id=_incident_pk(input.incident_id),
                 body=input.body,
                 references=references(input.references),
+                attachments=_uploads(input.attachments),
+                store=info.context.attachments,
             )
         except DomainError as error:
             return CommentPayload(
@@ -185,7 +194,6 @@ class Mutation:
     @strawberry.mutation(permission_classes=_signed_in)
     async def save_incident(self, info: Info, input: SaveIncidentInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
-            _no_uploads(input.attachments)
             for required in ("status", "type", "impact", "urgency"):
                 if getattr(input, required) is None:
                     raise InvalidInput(f"{required} cannot be null", field=["input", required])
@@ -205,7 +213,9 @@ class Mutation:
                     task=given(input.task, identity),
                     comment=input.comment,
                     references=references(input.references),
+                    attachments=_uploads(input.attachments),
                 ),
+                store=info.context.attachments,
             )
             return incident
 

@@ -12,6 +12,7 @@ from gql_support.api.errors import IsAuthenticated, query_error
 from gql_support.api.ids import parse_global_id
 from gql_support.api.inputs import IncidentFilter, IncidentOrder
 from gql_support.api.types import (
+    Attachment,
     Comment,
     Connection,
     Dashboard,
@@ -23,6 +24,7 @@ from gql_support.api.types import (
     Reference,
     User,
 )
+from gql_support.attachments import models as attachments
 from gql_support.errors import DomainError
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
@@ -52,6 +54,9 @@ async def _node(info: Info, id: strawberry.ID) -> Node | None:
     if type_name == "Reference":
         reference = await incidents.Reference.get_or_none(id=pk)
         return None if reference is None else Reference.from_model(reference)
+    if type_name == "Attachment":
+        attachment = await attachments.Attachment.get_or_none(id=pk)
+        return None if attachment is None else Attachment.from_model(attachment)
     if type_name == "IncidentEvent":
         event = await incidents.IncidentEvent.get_or_none(id=pk)
         return None if event is None else IncidentEvent.from_model(event)

@@ -14,6 +14,7 @@ from gql_support.accounts.models import Role
 from gql_support.api.context import Info
 from gql_support.api.dataloaders import PageKey, PageResult
 from gql_support.api.ids import to_global_id
+from gql_support.attachments import models as attachments
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
 from gql_support.incidents.models import (
@@ -94,13 +95,35 @@ class Attachment(Node):
     content_type: str
     size: int = strawberry.field(description="Size in bytes.")
     sha256: str
-    url: str = strawberry.field(description="Where an authorised client downloads the file.")
     uploaded_at: datetime
-    uploaded_by_id: strawberry.Private[int]
+    model: strawberry.Private[attachments.Attachment]
+
+    @strawberry.field(
+        description="Where an authorised client downloads the file: a short-lived link signed "
+        "for the viewer, which works without the Authorization header (in an <a href>)."
+    )
+    def url(self, info: Info) -> str:
+        viewer = info.context.viewer
+        assert viewer is not None, "attachments are read by signed-in users only"
+        return info.context.attachments.download_url(
+            self.model, user_id=viewer.id, base_url=info.context.base_url
+        )
 
     @strawberry.field
     async def uploaded_by(self, info: Info) -> User:
-        return await _user(info, self.uploaded_by_id)
+        return await _user(info, self.model.uploaded_by_id)
+
+    @classmethod
+    def from_model(cls, attachment: attachments.Attachment) -> Attachment:
+        return cls(
+            id=to_global_id("Attachment", attachment.id),
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+            sha256=attachment.sha256,
+            uploaded_at=attachment.uploaded_at,
+            model=attachment,
+        )
 
 
 @strawberry.type
@@ -108,15 +131,16 @@ class Comment(Node):
     body: str
     created_at: datetime
     author_id: strawberry.Private[int]
+    id_pk: strawberry.Private[int]
 
     @strawberry.field
     async def author(self, info: Info) -> User:
         return await _user(info, self.author_id)
 
     @strawberry.field
-    def attachments(self) -> list[Attachment]:
-        # Uploads are not accepted yet, so no comment has attachments.
-        return []
+    async def attachments(self, info: Info) -> list[Attachment]:
+        found = await info.context.loaders.attachments_by_comment_id.load(self.id_pk)
+        return [Attachment.from_model(a) for a in found]
 
     @classmethod
     def from_model(cls, comment: incidents.Comment) -> Comment:
@@ -125,6 +149,7 @@ class Comment(Node):
             body=comment.body,
             created_at=comment.created_at,
             author_id=comment.author_id,
+            id_pk=comment.id,
         )
 
 
@@ -311,10 +336,12 @@ class Incident(Node):
             Comment.from_model,
         )
 
-    @strawberry.field
-    def attachments(self) -> list[Attachment]:
-        # Uploads are not accepted yet, so no incident has attachments.
-        return []
+    @strawberry.field(
+        description="Every file of the incident: those of its report and of its comments."
+    )
+    async def attachments(self, info: Info) -> list[Attachment]:
+        found = await info.context.loaders.attachments_by_incident_id.load(self.model.id)
+        return [Attachment.from_model(a) for a in found]
 
     @strawberry.field
     def history(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from gql_support.attachments.service import IncomingFile
 from gql_support.errors import InvalidInput, TooLarge
 from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Urgency
 
@@ -52,6 +53,8 @@ class IncidentChanges:
     task: str | Unset | None = UNSET
     comment: str | None = None
     references: Sequence[NewReference] = ()
+    #: Files to attach: to the comment when there is one (except on a report), else the incident.
+    attachments: Sequence[IncomingFile] = ()
 
 
 def clean_text(

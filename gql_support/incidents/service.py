@@ -16,6 +16,8 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import SUPPORT_ROLES, User
+from gql_support.attachments.models import Attachment
+from gql_support.attachments.service import AttachmentStore, IncomingFile, ReceivedFile, receive
 from gql_support.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, VersionConflict
 from gql_support.incidents.changes import (
     MAX_COMMENT,
@@ -75,6 +77,7 @@ async def report_incident(
     impact: Impact | None = None,
     urgency: Urgency | None = None,
     changes: IncidentChanges | None = None,
+    store: AttachmentStore | None = None,
 ) -> Incident:
     """Raises a NEW incident with the next Request ID; only managers may assign it at once."""
     description = clean_text(description, field="description", limit=MAX_DESCRIPTION)
@@ -92,7 +95,7 @@ async def report_incident(
     impact = impact or Impact.MEDIUM
     urgency = urgency or Urgency.MEDIUM
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with receive(store, changes.attachments) as files, in_transaction():
         await IncidentCounter.filter(id=1).update(value=F("value") + 1)
         counter = await IncidentCounter.get(id=1)
         incident = await Incident.create(
@@ -113,7 +116,7 @@ async def report_incident(
         )
         rest = replace(changes, due_date=UNSET, task=UNSET)
         history = [reported]
-        await _apply(incident, actor, rest, now=now, creating=True, history=history)
+        await _apply(incident, actor, rest, now=now, creating=True, history=history, files=files)
         change = await live.record(
             incident_id=incident.id,
             kind=UpdateKind.CREATED,
@@ -161,14 +164,21 @@ async def update_status(
 
 
 async def add_comment(
-    *, actor: User, incident_id: int, body: str, references: Sequence[NewReference] = ()
+    *,
+    actor: User,
+    incident_id: int,
+    body: str,
+    references: Sequence[NewReference] = (),
+    attachments: Sequence[IncomingFile] = (),
+    store: AttachmentStore | None = None,
 ) -> tuple[Comment, Incident]:
-    """Adds a comment, with references, to an incident."""
+    """Adds a comment, with references and attached files, to an incident."""
     body = clean_text(body, field="body", limit=MAX_COMMENT, limit_in_bytes=True)
     incident, comment = await edit_incident(
         actor=actor,
         incident_id=incident_id,
-        changes=IncidentChanges(comment=body, references=references),
+        changes=IncidentChanges(comment=body, references=references, attachments=attachments),
+        store=store,
     )
     assert comment is not None
     return comment, incident
@@ -190,11 +200,12 @@ async def edit_incident(
     expected_version: int | None = None,
     watching: bool | None = None,
     status_must_change: bool = False,
+    store: AttachmentStore | None = None,
 ) -> tuple[Incident, Comment | None]:
     """Applies any mix of changes at once (Save/Send): one version bump, one history batch."""
     changes = clean_changes(changes)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with receive(store, changes.attachments) as files, in_transaction():
         incident = await Incident.filter(id=incident_id).select_for_update().first()
         if incident is None:
             raise NotFound("no such incident", field=["input", "incidentId"])
@@ -224,6 +235,7 @@ async def edit_incident(
             creating=False,
             history=history,
             linked=(supporter_ids, watcher_ids),
+            files=files,
         )
         if not history:
             return incident, comment
@@ -238,7 +250,7 @@ async def edit_incident(
     return incident, comment
 
 
-_COMMENT_KINDS = frozenset({_K.COMMENTED, _K.REFERENCE_ADDED})
+_COMMENT_KINDS = frozenset({_K.COMMENTED, _K.REFERENCE_ADDED, _K.ATTACHMENT_ADDED})
 
 
 async def _apply(
@@ -250,6 +262,7 @@ async def _apply(
     creating: bool,
     history: list[IncidentEvent],
     linked: tuple[list[int], list[int]] = ([], []),
+    files: Sequence[ReceivedFile] = (),
 ) -> Comment | None:
     """Checks and writes the changes on a locked incident, inside the caller's transaction.
     ``linked`` holds its current supporter and watcher ids."""
@@ -382,6 +395,21 @@ async def _apply(
         )
         record(_K.REFERENCE_ADDED, "references", None, reference.label)
         _index(incident, reference.label)
+    # A report's files belong to the incident; later ones to the comment they came with.
+    on_comment = None if creating or comment is None else comment.id
+    for file in files:
+        await Attachment.create(
+            incident_id=incident.id,
+            comment_id=on_comment,
+            filename=file.filename,
+            content_type=file.content_type,
+            size=file.size,
+            sha256=file.sha256,
+            uploaded_by_id=actor.id,
+            uploaded_at=now,
+        )
+        record(_K.ATTACHMENT_ADDED, "attachments", None, file.filename)
+        _index(incident, file.filename)
 
     if history and not creating:
         incident.version += 1

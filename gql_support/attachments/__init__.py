@@ -1,0 +1,1 @@
+"""Files attached to incidents and comments: storage, limits, and signed download links."""
