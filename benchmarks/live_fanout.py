@@ -117,7 +117,7 @@ def run_bare_server(port: int) -> None:
     import uvicorn
 
     raise_open_files()
-    uvicorn.run(bare_app(), host=HOST, port=port, log_level="warning")
+    uvicorn.run(bare_app(), host=HOST, port=port, log_level="warning", ws_per_message_deflate=False)
 
 
 # --- processes, database ---------------------------------------------------------------------
@@ -627,6 +627,8 @@ async def main(args: argparse.Namespace) -> int:
             if args.profile:  # cProfile writes its stats when uvicorn exits on SIGTERM
                 argv[1:1] = ["-m", "cProfile", "-o", args.profile]
             argv += ["--factory", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+            # As ``gql-support serve`` runs it: no per-message compression.
+            argv += ["--ws-per-message-deflate", "false"]
             gql = start_server("graphql", argv, env, port, workdir)
             started.append(gql)
             await wait_healthy(gql)

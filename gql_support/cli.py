@@ -53,6 +53,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # Compression costs ~40 KB per open WebSocket: dashboards send small JSON messages.
+        ws_per_message_deflate=False,
     )
     return 0
 

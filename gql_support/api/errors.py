@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
 from gql_support.errors import DomainError, ErrorCode
+from gql_support.live.bus import SubscriberTooSlow
 
 strawberry.enum(ErrorCode, name="UserErrorCode")
 
@@ -45,4 +46,4 @@ class IsAuthenticated(BasePermission):
 def should_mask(error: GraphQLError) -> bool:
     """Hide the text of unexpected errors; keep the ones written for clients."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError | SubscriberTooSlow)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import MaskErrors
 from strawberry.types.execution import ExecutionContext
+from strawberry.types.graphql import OperationType
 
+from gql_support.api.context import Context
 from gql_support.api.errors import should_mask
+from gql_support.api.multicast import shareable, subscribe_shared
 from gql_support.api.mutations import Mutation
 from gql_support.api.queries import Query
 from gql_support.api.subscriptions import Subscription
@@ -19,6 +26,49 @@ _TYPES = [User, Incident, IncidentEvent, Reference]
 
 
 class _Schema(strawberry.Schema):
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        # Live subscriptions over WebSocket run once for all identical subscribers.
+        if (
+            query is not None
+            and isinstance(context_value, Context)
+            and isinstance(context_value.request, WebSocket)
+            and shareable(query, operation_name)
+        ):
+
+            async def start() -> AsyncIterator[Any]:
+                source = await super(_Schema, self).stream(
+                    query, variable_values, context_value, root_value, operation_name
+                )
+                async with aclosing(source):
+                    async for result in source:
+                        yield result
+
+            return subscribe_shared(
+                query=query,
+                variables=variable_values,
+                operation_name=operation_name,
+                context=context_value,
+                start=start,
+            )
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -13,13 +13,15 @@ import uvicorn
 import websockets
 
 from gql_support.accounts.models import Role
+from gql_support.api import subscriptions
 from gql_support.api.app import create_app
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import IncidentStatus
 from gql_support.live import bus
 from gql_support.settings import Settings
-from tests.conftest import MakePerson
+from tests.api.test_query_count import statements
+from tests.conftest import MakePerson, Person
 
 UPDATES = """
 subscription Updates($filter: IncidentFilter) {
@@ -233,3 +235,65 @@ async def test_the_legacy_graphql_ws_protocol_is_spoken_too(
         assert message["type"] == "ka", message
     assert message["payload"]["data"] == {"dashboardUpdates": {"total": 0, "open": 0}}
     await socket.close()
+
+
+SHARED = """
+subscription Shared {
+  incidentUpdates { kind incident { number reporter { name } watchers { name } } }
+}
+"""
+
+
+async def _statements_for_one_change(
+    server_url: str, subscribers: list[Person], reporter: Person
+) -> list[str]:
+    sockets = [await _subscribe(server_url, s.token, SHARED) for s in subscribers]
+    await asyncio.sleep(0.2)
+    with statements() as sql:
+        await service.report_incident(actor=reporter.user, description="Shared")
+        received = [(await _next(ws))["incidentUpdates"] for ws in sockets]
+    assert {r["incident"]["reporter"]["name"] for r in received} == {reporter.user.name}
+    for ws in sockets:
+        await ws.close()
+    return [s for s in sql if '"api_token"' not in s]
+
+
+async def test_identical_subscriptions_are_executed_once_per_change(
+    server_url: str, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executions = []
+    update = subscriptions.IncidentUpdate
+
+    def counted(**fields: Any) -> subscriptions.IncidentUpdate:
+        executions.append(fields["kind"])
+        return update(**fields)
+
+    monkeypatch.setattr(subscriptions, "IncidentUpdate", counted)
+    reporter = await make_person(Role.USER, name="Rita")
+    watchers = [await make_person(Role.AGENT) for _ in range(5)]
+    alone = await _statements_for_one_change(server_url, watchers[:1], reporter)
+    shared = await _statements_for_one_change(server_url, watchers, reporter)
+    # The subscription ran once for the five, not once each
+    assert executions == ["CREATED", "CREATED"]
+    # Five identical subscribers cost the same reads as one, plus one batched check that each
+    # subscriber is still an active user.
+    assert len(shared) == len(alone), "\n".join(shared)
+
+
+async def test_a_deactivated_viewer_hears_no_more_while_the_others_do(
+    server_url: str, make_person: MakePerson
+) -> None:
+    staying = await make_person(Role.AGENT)
+    leaving = await make_person(Role.AGENT)
+    kept = await _subscribe(server_url, staying.token, SHARED)
+    dropped = await _subscribe(server_url, leaving.token, SHARED)
+    await asyncio.sleep(0.2)
+    leaving.user.is_active = False
+    await leaving.user.save()
+
+    await service.report_incident(actor=staying.user, description="After leaving")
+    assert (await _next(kept))["incidentUpdates"]["kind"] == "CREATED"
+    message = json.loads(await asyncio.wait_for(dropped.recv(), timeout=5))
+    assert message == {"id": "1", "type": "complete"}
+    await kept.close()
+    await dropped.close()

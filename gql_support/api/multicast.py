@@ -1,0 +1,151 @@
+"""One execution of a live subscription for every identical subscriber.
+
+A dashboard page that a thousand people keep open subscribes a thousand times with the same
+document and variables. Executing it once per change and sending the same result to all of them
+is what keeps the fan-out near the cost of a bare WebSocket broadcast. Subscriptions are
+identical when their document, variables and permission scope are: every signed-in user may
+read every incident (JustPerform's "Everyone" view), so the scope is shared, except for documents
+asking for ``allowedTransitions``, which depend on the viewer and are shared per viewer.
+
+Each subscriber keeps its own bounded queue: one that falls behind is closed with 4008 and never
+slows the others; each is re-checked (still an active user) before every result it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
+
+from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
+from graphql.error import GraphQLSyntaxError
+from starlette.websockets import WebSocket
+
+from gql_support.accounts.service import users_by_ids
+from gql_support.api.context import Context
+from gql_support.live import bus
+
+#: The subscriptions whose results are events (nothing to replay to a late joiner).
+SHARED_FIELDS = frozenset({"incidentUpdates"})
+#: WebSocket close code for a subscriber that fell too far behind.
+TOO_SLOW_CLOSE_CODE = 4008
+
+_END = object()
+_TOO_SLOW = object()
+
+
+def shareable(query: str | None, operation_name: str | None) -> bool:
+    """Whether the document is a subscription to event fields only, so it can be shared."""
+    if not query:
+        return False
+    try:
+        document = parse(query, no_location=True)
+    except GraphQLSyntaxError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    if len(chosen) != 1 or chosen[0].operation != OperationType.SUBSCRIPTION:
+        return False
+    selections = chosen[0].selection_set.selections
+    fields = {s.name.value if isinstance(s, FieldNode) else None for s in selections}
+    return bool(fields) and fields <= SHARED_FIELDS
+
+
+def _fell_behind(result: Any) -> bool:
+    """Whether a result is the end of an execution that fell too far behind the bus."""
+    errors = getattr(result, "errors", None) or []
+    return any(isinstance(e.original_error, bus.SubscriberTooSlow) for e in errors)
+
+
+class _Broadcast:
+    """The one execution of a shared subscription, and the queues of its subscribers (each
+    with the id of the user it serves)."""
+
+    def __init__(self, key: str, start: Callable[[], AsyncIterator[Any]], registry: dict[str, Any]):
+        self.key = key
+        self.registry = registry
+        self.queues: dict[asyncio.Queue[Any], int | None] = {}
+        self.task = asyncio.create_task(self._pump(start))
+
+    async def _pump(self, start: Callable[[], AsyncIterator[Any]]) -> None:
+        ending: object = _END
+        try:
+            async for result in start():
+                if _fell_behind(result):
+                    ending = _TOO_SLOW
+                    break
+                # Permissions are re-checked per event, for every subscriber in one query:
+                # a deactivated user hears no more.
+                active = await _active_user_ids({u for u in self.queues.values() if u})
+                for queue, user_id in list(self.queues.items()):
+                    if user_id is not None and user_id not in active:
+                        self._end(queue, _END)
+                        continue
+                    try:
+                        queue.put_nowait(result)
+                    except asyncio.QueueFull:
+                        self._end(queue, _TOO_SLOW)
+        finally:
+            self.registry.pop(self.key, None)
+            for queue in list(self.queues):
+                self._end(queue, ending)
+
+    def _end(self, queue: asyncio.Queue[Any], ending: object) -> None:
+        self.queues.pop(queue, None)
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(ending)
+
+    def join(self, user_id: int | None) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(bus.QUEUE_SIZE)
+        self.queues[queue] = user_id
+        return queue
+
+    def leave(self, queue: asyncio.Queue[Any]) -> None:
+        self.queues.pop(queue, None)
+        if not self.queues:
+            self.registry.pop(self.key, None)
+            self.task.cancel()
+
+
+async def _active_user_ids(user_ids: set[int]) -> set[int]:
+    found = await users_by_ids(list(user_ids)) if user_ids else {}
+    return {user_id for user_id, user in found.items() if user.is_active}
+
+
+async def subscribe_shared(
+    *,
+    query: str,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: Context,
+    start: Callable[[], AsyncIterator[Any]],
+) -> AsyncGenerator[Any, None]:
+    """The results of the shared execution of this subscription, for one subscriber."""
+    viewer = context.viewer
+    scope = viewer.id if viewer is not None and "allowedTransitions" in query else None
+    key = json.dumps([query, variables or {}, operation_name, scope], sort_keys=True)
+    registry: dict[str, _Broadcast] = bus.current().hub.shared.setdefault("broadcasts", {})
+    broadcast = registry.get(key)
+    if broadcast is None:
+        broadcast = registry[key] = _Broadcast(key, start, registry)
+    queue = broadcast.join(None if viewer is None else viewer.id)
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if item is _TOO_SLOW:
+                if isinstance(context.request, WebSocket):
+                    await context.request.close(TOO_SLOW_CLOSE_CODE, "too slow: reconnect")
+                return
+            yield item
+    finally:
+        with contextlib.suppress(RuntimeError):
+            broadcast.leave(queue)
