@@ -3,19 +3,16 @@ guard, and downloads with a token or a signed link."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
 from gql_support.accounts.models import Role
 from gql_support.api.app import create_app
@@ -450,27 +447,11 @@ async def test_attachment_lists_do_not_grow_the_statements_with_the_page(
     assert counts[0] == counts[1]
 
 
-@pytest.fixture
-async def server_url(settings: Settings) -> AsyncIterator[str]:
-    """The app on a real uvicorn server, on a free port."""
-    config = uvicorn.Config(
-        create_app(settings, manage_database=False), host="127.0.0.1", port=0, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-
-
-async def test_round_trip_over_a_real_server(server_url: str, make_person: MakePerson) -> None:
+async def test_round_trip_over_a_real_server(live_server: str, make_person: MakePerson) -> None:
     # Given a real server and a 5 MB file
     reporter = await make_person(Role.USER)
     content = os.urandom(5 * 1024 * 1024)
-    async with httpx.AsyncClient(base_url=server_url) as http:
+    async with httpx.AsyncClient(base_url=live_server) as http:
         gql = GraphQLClient(http)
         # When a file is sent without the preflight header, it is refused
         variables = {"input": {"description": "Real"}}

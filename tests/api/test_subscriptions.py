@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
 from gql_support.accounts.models import Role
 from gql_support.api import subscriptions
-from gql_support.api.app import create_app
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import IncidentStatus
 from gql_support.live import bus
-from gql_support.settings import Settings
 from tests.api.test_query_count import statements
 from tests.conftest import MakePerson, Person
 
@@ -36,18 +32,8 @@ DASHBOARD = "subscription { dashboardUpdates { total open } }"
 
 
 @pytest.fixture
-async def server_url(settings: Settings) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        create_app(settings, manage_database=False), host="127.0.0.1", port=0, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+def server_url(live_server: str) -> str:
+    return live_server.replace("http://", "ws://", 1) + "/graphql"
 
 
 async def _subscribe(
