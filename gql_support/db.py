@@ -9,7 +9,11 @@ from tortoise.migrations.api import migrate as run_migrations
 
 from gql_support.settings import Settings
 
-MODEL_MODULES = ["gql_support.accounts.models", "gql_support.incidents.models"]
+MODEL_MODULES = [
+    "gql_support.accounts.models",
+    "gql_support.incidents.models",
+    "gql_support.notify.models",
+]
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:

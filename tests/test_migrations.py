@@ -24,6 +24,7 @@ from gql_support.incidents.models import (
     IncidentWatcher,
     Reference,
 )
+from gql_support.notify.models import OutboxMessage
 from gql_support.settings import Settings
 from tests.conftest import _pg_admin, _pg_url
 
@@ -37,6 +38,7 @@ MODELS = [
     Comment,
     Reference,
     IncidentEvent,
+    OutboxMessage,
 ]
 
 
@@ -93,13 +95,14 @@ async def test_migrating_an_empty_database_builds_the_schema(
             expected = set(model._meta.fields_db_projection.values())
             assert await _columns(backend, model._meta.db_table) == expected, model.__name__
 
-        # And both migrations are recorded, once
+        # And every migration is recorded, once
         _, applied = await connections.get("default").execute_query(
             "SELECT app, name FROM tortoise_migrations ORDER BY name"
         )
         assert [(r["app"], r["name"]) for r in applied] == [
             ("models", "0001_initial"),
             ("models", "0002_counter_and_search"),
+            ("models", "0004_outbox"),
         ]
 
         # And the Request ID counter starts at zero, in its single row

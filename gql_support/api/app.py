@@ -1,8 +1,9 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
-WebSocket, with GraphiQL), and the database opened for the app's lifetime."""
+WebSocket, with GraphiQL), and, for the app's lifetime, the database and the email sender."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from gql_support.accounts.service import user_for_token
 from gql_support.api.context import Context
 from gql_support.api.schema import build_schema
 from gql_support.db import tortoise_config
+from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
 
 
@@ -101,8 +103,25 @@ async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+@asynccontextmanager
+async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
+    """Runs an outbox worker in the background, woken by every commit of this process, and
+    stops it cleanly (the message in hand is finished, the rest released) on the way out."""
+    sender = OutboxWorker(settings)
+    wake = asyncio.Event()
+    waker = asyncio.create_task(wake_on_commits(wake), name="outbox-wake")
+    running = asyncio.create_task(sender.run(wake), name="outbox-sender")
+    try:
+        yield sender
+    finally:
+        sender.stop()
+        waker.cancel()
+        await asyncio.gather(running, waker, return_exceptions=True)
+
+
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
-    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database."""
+    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database and,
+    when ``outbox_in_serve`` is on, runs the email sender."""
     graphql = GraphQLView(
         build_schema(debug=settings.debug),
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -116,7 +135,11 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings)):
-            yield
+            if not settings.outbox_in_serve:
+                yield
+                return
+            async with outbox_sender(settings):
+                yield
 
     return Starlette(
         debug=settings.debug,

@@ -43,6 +43,7 @@ from gql_support.incidents.models import (
 )
 from gql_support.incidents.workflow import Party, allowed_targets, priority_of
 from gql_support.live.bus import IncidentChanged, UpdateKind, publish
+from gql_support.notify.queue import queue_notices
 
 #: Text kept for search per comment, and per incident: PostgreSQL's tsvector holds 1 MB at most.
 MAX_INDEXED_COMMENT = 20_000
@@ -249,6 +250,7 @@ async def _apply(
 
     supporter_ids = await _linked_user_ids(IncidentSupporter, incident)
     watcher_ids = await _linked_user_ids(IncidentWatcher, incident)
+    assignee_before = incident.assigned_to_id
     people = await _people(incident, changes, supporter_ids, watcher_ids)
     parties = parties_of(actor, incident, supporter_ids)
 
@@ -370,6 +372,15 @@ async def _apply(
         await incident.save()
         for event in history:
             await event.save()
+        # Email goes through the outbox, written in this transaction: sent once committed.
+        await queue_notices(
+            incident=incident,
+            actor=actor,
+            history=history,
+            changes=changes,
+            assignee_before=assignee_before,
+            supporters_before=supporter_ids,
+        )
     return comment
 
 

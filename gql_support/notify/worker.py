@@ -1,0 +1,234 @@
+"""The sender: claims due outbox rows, sends them, and records what happened.
+
+A claim is a lease: the worker sets ``lease_until`` and ``claimed_by`` on a batch of due rows
+(on PostgreSQL under ``SELECT … FOR UPDATE SKIP LOCKED``, so several workers take different
+rows), sends them over one connection, then marks the batch SENT in one statement. A worker
+that dies mid-batch leaves its rows leased; when the lease ends another worker sends them
+again, with the same Message-ID, so nothing is lost and a resend is recognisable.
+
+A failed send is retried after an exponential, capped, jittered delay; after
+``outbox_max_attempts`` tries (or at once, on a permanent 5xx refusal) the row is FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from gql_support.live.bus import SubscriberTooSlow, subscribe
+from gql_support.notify.messages import Notice, Sender, render
+from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
+from gql_support.notify.transport import Mailer, mailer_for
+from gql_support.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_jitter = random.Random()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_delay(
+    attempts: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: base·2^(n-1), capped, then
+    jittered down by up to half so that rows failed together do not retry together."""
+    ceiling = min(cap, base * 2.0 ** max(attempts - 1, 0))
+    return ceiling * (rng or _jitter).uniform(0.5, 1.0)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """A 5xx refusal of this message: trying again would not help."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= r.code < 600 for r in error.recipients)
+    if isinstance(error, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError):
+        return 500 <= error.code < 600
+    return False
+
+
+class OutboxWorker:
+    """Drains the outbox; several may run at once, in one process or many."""
+
+    def __init__(
+        self, settings: Settings, *, mailer: Mailer | None = None, clock: Clock = _utcnow
+    ) -> None:
+        self.settings = settings
+        self.mailer = mailer or mailer_for(settings.smtp_url, settings.mail_dir)
+        self.sender = Sender(mail_from=settings.mail_from, public_url=settings.public_url)
+        self.clock = clock
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        self.stopping = asyncio.Event()
+
+    async def claim(self) -> list[OutboxMessage]:
+        """Leases a batch of due rows to this worker and returns them, oldest first."""
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.outbox_lease_seconds)
+        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) & (
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        )
+        async with in_transaction():
+            candidates = (
+                OutboxMessage.filter(due)
+                .order_by("id")
+                .limit(self.settings.outbox_batch_size)
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)
+            )
+            ids = list(await candidates)
+            if not ids:
+                return []
+            # Re-checked in the UPDATE: on SQLite there is no row lock, the write lock decides.
+            await OutboxMessage.filter(due, id__in=ids).update(
+                lease_until=lease, claimed_by=self.name, attempts=F("attempts") + 1
+            )
+        mine = OutboxMessage.filter(id__in=ids, claimed_by=self.name, status=OutboxStatus.PENDING)
+        return await mine.filter(lease_until__isnull=False).order_by("id")
+
+    async def send_batch(self, rows: list[OutboxMessage]) -> int:
+        """Sends claimed rows in order over one connection; returns how many were sent."""
+        sent: list[int] = []
+        margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
+        unsent = list(rows)
+        try:
+            while unsent:
+                row = unsent[0]
+                if self.stopping.is_set() or (
+                    row.lease_until is not None and self.clock() > row.lease_until - margin
+                ):
+                    # Out of time or asked to stop: leave the rest to the next claim.
+                    break
+                try:
+                    message = render(_notice(row), self.sender)
+                    await self.mailer.send(
+                        message, sender=self.sender.address, recipient=row.to_address
+                    )
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                    await self._failed(row, error)
+                    unsent.pop(0)
+                    if not is_permanent(error) and not sent:
+                        # The server is not taking mail: let the rest wait for their retry.
+                        await self._postpone(unsent, error)
+                        unsent = []
+                    continue
+                sent.append(row.id)
+                unsent.pop(0)
+        finally:
+            await self.mailer.close()
+            if sent:
+                await OutboxMessage.filter(id__in=sent, claimed_by=self.name).update(
+                    status=OutboxStatus.SENT,
+                    sent_at=self.clock(),
+                    lease_until=None,
+                    last_error=None,
+                )
+            if unsent:
+                await self._release(unsent)
+        return len(sent)
+
+    async def drain(self) -> int:
+        """Sends batches until no row is due (or a whole batch failed); returns how many."""
+        total = 0
+        while not self.stopping.is_set():
+            rows = await self.claim()
+            if not rows:
+                break
+            sent = await self.send_batch(rows)
+            total += sent
+            if not sent:
+                break
+        return total
+
+    async def run(self, wake: asyncio.Event | None = None) -> None:
+        """Drains, then sleeps until woken or the poll interval passes, until ``stop``."""
+        wake = wake or asyncio.Event()
+        while not self.stopping.is_set():
+            wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox drain failed, retrying after the poll interval")
+            waits = [
+                asyncio.ensure_future(wake.wait()),
+                asyncio.ensure_future(self.stopping.wait()),
+            ]
+            try:
+                await asyncio.wait(
+                    waits,
+                    timeout=self.settings.outbox_poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+
+    def stop(self) -> None:
+        """Asks ``run`` to finish the message in hand and return; unsent rows are released."""
+        self.stopping.set()
+
+    async def _failed(self, row: OutboxMessage, error: BaseException) -> None:
+        text = f"{type(error).__name__}: {error}"[:2000]
+        if is_permanent(error) or row.attempts >= self.settings.outbox_max_attempts:
+            log.warning(
+                "outbox message %s FAILED after %s attempt(s): %s", row.id, row.attempts, text
+            )
+            await OutboxMessage.filter(id=row.id, claimed_by=self.name).update(
+                status=OutboxStatus.FAILED, lease_until=None, last_error=text
+            )
+            return
+        delay = retry_delay(
+            row.attempts,
+            base=self.settings.outbox_retry_base_seconds,
+            cap=self.settings.outbox_retry_max_seconds,
+        )
+        await OutboxMessage.filter(id=row.id, claimed_by=self.name).update(
+            next_attempt_at=self.clock() + timedelta(seconds=delay),
+            lease_until=None,
+            last_error=text,
+        )
+
+    async def _postpone(self, rows: list[OutboxMessage], error: BaseException) -> None:
+        for row in rows:
+            await self._failed(row, error)
+
+    async def _release(self, rows: list[OutboxMessage]) -> None:
+        """Hands back claimed rows not tried, without counting the try."""
+        await OutboxMessage.filter(id__in=[r.id for r in rows], claimed_by=self.name).update(
+            lease_until=None, attempts=F("attempts") - 1
+        )
+
+
+def _notice(row: OutboxMessage) -> Notice:
+    return Notice(
+        id=row.id,
+        reason=NoticeReason(row.reason),
+        to_address=row.to_address,
+        to_name=row.to_name,
+        locale=row.locale,
+        payload=row.payload,
+        created_at=row.created_at,
+    )
+
+
+async def wake_on_commits(wake: asyncio.Event) -> None:
+    """Sets ``wake`` after every committed change of this process (the live bus fires after
+    commit), so the sender in ``serve`` sends at once instead of at the next poll."""
+    while True:
+        try:
+            async with subscribe() as changes:
+                async for _ in changes:
+                    wake.set()
+        except SubscriberTooSlow:
+            wake.set()
