@@ -59,6 +59,17 @@ def is_permanent(error: BaseException) -> bool:
     return False
 
 
+def describe(error: BaseException) -> str:
+    """The error as ``outbox list`` shows it: the server's own code and words when it gave any."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        text = ", ".join(f"{r.code} {r.message} ({r.recipient})" for r in error.recipients)
+    elif isinstance(error, aiosmtplib.SMTPResponseException):
+        text = f"{error.code} {error.message}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())[:2000]
+
+
 class OutboxWorker:
     """Drains the outbox; several may run at once, in one process or many."""
 
@@ -179,7 +190,7 @@ class OutboxWorker:
         self.stopping.set()
 
     async def _failed(self, row: OutboxMessage, error: BaseException) -> None:
-        text = f"{type(error).__name__}: {error}"[:2000]
+        text = describe(error)
         if is_permanent(error) or row.attempts >= self.settings.outbox_max_attempts:
             log.warning(
                 "outbox message %s FAILED after %s attempt(s): %s", row.id, row.attempts, text

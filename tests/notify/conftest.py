@@ -3,6 +3,7 @@ accepts, and an outbox worker pointed at it."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -45,6 +46,8 @@ class Inbox:
 
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    #: Seconds to wait before accepting each message, to catch a sender mid-batch.
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -56,6 +59,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         content = envelope.original_content or b""
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
