@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+from gql_support.notify.messages import Email
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -74,7 +75,7 @@ def parse_smtp_url(url: str) -> SmtpConfig:
 class Mailer(Protocol):
     """Sends messages one by one; ``close`` ends any connection it holds."""
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None: ...
+    async def send(self, email: Email, *, sender: str, recipient: str) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -106,10 +107,10 @@ class SmtpMailer:
             self._smtp = smtp
         return self._smtp
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
+    async def send(self, email: Email, *, sender: str, recipient: str) -> None:
         try:
             smtp = await self._connection()
-            await smtp.send_message(message, sender=sender, recipients=[recipient])
+            await smtp.sendmail(sender, [recipient], email.data)
         except BaseException:
             await self.close()
             raise
@@ -130,12 +131,12 @@ class DirectoryMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
+    async def send(self, email: Email, *, sender: str, recipient: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = str(message["Message-ID"]).strip("<>").replace("/", "_").replace("@", "_at_")
+        name = email.message_id.strip("<>").replace("/", "_").replace("@", "_at_")
         path = self.folder / f"{name}.eml"
         temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(bytes(message))
+        temporary.write_bytes(email.data)
         os.replace(temporary, path)
 
     async def close(self) -> None:

@@ -26,7 +26,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from gql_support.live.bus import SubscriberTooSlow, subscribe
-from gql_support.notify.messages import Notice, Sender, render
+from gql_support.notify.messages import Email, Notice, Sender, render
 from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
 from gql_support.notify.transport import Mailer, mailer_for
 from gql_support.settings import Settings
@@ -51,7 +51,10 @@ def retry_delay(
 
 
 def is_permanent(error: BaseException) -> bool:
-    """A 5xx refusal of this message: trying again would not help."""
+    """A 5xx refusal of this message, or a message that cannot be built: trying again would
+    not help."""
+    if isinstance(error, RenderError):
+        return True
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         return all(500 <= r.code < 600 for r in error.recipients)
     if isinstance(error, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError):
@@ -68,6 +71,21 @@ def describe(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     return " ".join(text.split())[:2000]
+
+
+def is_about_message(error: BaseException) -> bool:
+    """The server refused this message (or it could not be rendered), not mail in general."""
+    return isinstance(
+        error,
+        aiosmtplib.SMTPRecipientsRefused
+        | aiosmtplib.SMTPSenderRefused
+        | aiosmtplib.SMTPDataError
+        | RenderError,
+    )
+
+
+class RenderError(Exception):
+    """The message could not be built from its row: a bug, kept as the row's error."""
 
 
 class OutboxWorker:
@@ -109,10 +127,12 @@ class OutboxWorker:
         return await mine.filter(lease_until__isnull=False).order_by("id")
 
     async def send_batch(self, rows: list[OutboxMessage]) -> int:
-        """Sends claimed rows in order over one connection; returns how many were sent."""
+        """Sends claimed rows in order, reusing the mailer's connection; returns how many were
+        sent. The caller closes the mailer."""
         sent: list[int] = []
         margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
         unsent = list(rows)
+        upcoming = self._render(unsent[0]) if unsent else None
         try:
             while unsent:
                 row = unsent[0]
@@ -121,23 +141,35 @@ class OutboxWorker:
                 ):
                     # Out of time or asked to stop: leave the rest to the next claim.
                     break
-                try:
-                    message = render(_notice(row), self.sender)
-                    await self.mailer.send(
-                        message, sender=self.sender.address, recipient=row.to_address
+                email, upcoming = upcoming, None
+                error: BaseException | None = email if isinstance(email, Exception) else None
+                if isinstance(email, Email):
+                    sending = asyncio.ensure_future(
+                        self.mailer.send(
+                            email, sender=self.sender.address, recipient=row.to_address
+                        )
                     )
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                    await self._failed(row, error)
-                    unsent.pop(0)
-                    if not is_permanent(error) and not sent:
-                        # The server is not taking mail: let the rest wait for their retry.
-                        await self._postpone(unsent, error)
-                        unsent = []
-                    continue
-                sent.append(row.id)
+                    # Let the send put its first command on the wire, then render the next
+                    # message while the server answers.
+                    await asyncio.sleep(0)
+                    if len(unsent) > 1:
+                        upcoming = self._render(unsent[1])
+                    try:
+                        await sending
+                    except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
+                        error = failure
+                elif len(unsent) > 1:
+                    upcoming = self._render(unsent[1])
                 unsent.pop(0)
+                if error is None:
+                    sent.append(row.id)
+                    continue
+                await self._failed(row, error)
+                if not is_about_message(error):
+                    # The server is not taking mail: let the rest wait for their retry.
+                    await self._postpone(unsent, error)
+                    unsent = []
         finally:
-            await self.mailer.close()
             if sent:
                 await OutboxMessage.filter(id__in=sent, claimed_by=self.name).update(
                     status=OutboxStatus.SENT,
@@ -149,17 +181,28 @@ class OutboxWorker:
                 await self._release(unsent)
         return len(sent)
 
+    def _render(self, row: OutboxMessage) -> Email | RenderError:
+        try:
+            return render(_notice(row), self.sender)
+        except Exception as error:
+            log.exception("outbox message %s cannot be rendered", row.id)
+            return RenderError(f"{type(error).__name__}: {error}")
+
     async def drain(self) -> int:
         """Sends batches until no row is due (or a whole batch failed); returns how many."""
         total = 0
-        while not self.stopping.is_set():
-            rows = await self.claim()
-            if not rows:
-                break
-            sent = await self.send_batch(rows)
-            total += sent
-            if not sent:
-                break
+        try:
+            while not self.stopping.is_set():
+                rows = await self.claim()
+                if not rows:
+                    break
+                sent = await self.send_batch(rows)
+                total += sent
+                if not sent:
+                    break
+        finally:
+            # One connection serves every batch of a drain, and is not held between drains.
+            await self.mailer.close()
         return total
 
     async def run(self, wake: asyncio.Event | None = None) -> None:
