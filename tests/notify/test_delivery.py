@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -22,7 +20,7 @@ from gql_support.notify.models import OutboxMessage, OutboxStatus
 from gql_support.notify.worker import OutboxWorker, retry_delay
 from gql_support.settings import Settings
 from tests.conftest import GraphQLClient, MakePerson, Person
-from tests.notify.conftest import Clock, MakeWorker, SmtpServer
+from tests.notify.conftest import Clock, MakeWorker, SmtpServer, start_cli
 
 COMMENT = """
 mutation Comment($input: AddCommentInput!) {
@@ -51,27 +49,8 @@ async def _incident_with_people(
     return incident.id, reporter, others
 
 
-async def _cli(settings: Settings, *args: str, **env: str) -> asyncio.subprocess.Process:
-    environment = {
-        **os.environ,
-        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
-        "GQL_SUPPORT_SMTP_URL": settings.smtp_url,
-        "GQL_SUPPORT_MAIL_FROM": settings.mail_from,
-        **env,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gql_support",
-        *args,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def _cli_output(settings: Settings, *args: str) -> str:
-    process = await _cli(settings, *args)
+    process = await start_cli(settings, *args)
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     return out.decode()
@@ -239,7 +218,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
     smtp.inbox.delay = 0.05
 
     # When a worker process is killed after sending a few of its batch
-    process = await _cli(mail_settings, "worker", GQL_SUPPORT_OUTBOX_LEASE_SECONDS="60")
+    process = await start_cli(mail_settings, "worker", GQL_SUPPORT_OUTBOX_LEASE_SECONDS="60")
     for _ in range(200):
         if len(smtp.inbox.received) >= 3:
             break
