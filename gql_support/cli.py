@@ -43,6 +43,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"  {email:<22} {token}")
     from gql_support.api.app import create_app
 
+    if not settings.outbox_in_serve:
+        print("Email: queued only; run `gql-support worker` to send it")
+    elif settings.smtp_url:
+        print("Email: sent through GQL_SUPPORT_SMTP_URL")
+    else:
+        print(f"Email: written as .eml files under {settings.mail_dir}/ (no GQL_SUPPORT_SMTP_URL)")
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from tortoise.transactions import in_transaction
 
+from gql_support import db
 from gql_support.accounts.models import Role
-from gql_support.api.app import outbox_sender
+from gql_support.api.app import create_app, outbox_sender
 from gql_support.api.ids import to_global_id
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
@@ -287,3 +288,29 @@ def test_retry_delays_grow_exponentially_with_jitter_up_to_the_cap() -> None:
         ceiling = min(3600, 30 * 2 ** (n - 1))
         assert ceiling / 2 <= delay <= ceiling
     assert max(delays) <= 3600
+
+
+async def test_the_app_lifespan_runs_the_sender_unless_told_not_to(
+    make_person: MakePerson, smtp: SmtpServer, mail_settings: Settings
+) -> None:
+    # Given the app as serve runs it, with its own database registration and sender
+    incident_id, reporter, (watcher,) = await _incident_with_people(make_person, watchers=1)
+    app = create_app(replace(mail_settings, outbox_poll_seconds=60))
+    async with app.router.lifespan_context(app):
+        # When a change is committed, its email goes without waiting for the poll
+        await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Served")
+        for _ in range(100):
+            if smtp.inbox.received:
+                break
+            await asyncio.sleep(0.05)
+    assert smtp.inbox.addresses() == [watcher.user.email]
+
+    # And with the sender turned off (a separate worker runs), the app sends nothing
+    await db.open_database(mail_settings)
+    app = create_app(replace(mail_settings, outbox_in_serve=False))
+    async with app.router.lifespan_context(app):
+        await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Quiet")
+        await asyncio.sleep(0.2)
+    await db.open_database(mail_settings)
+    assert len(smtp.inbox.received) == 1
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING).count() == 1
