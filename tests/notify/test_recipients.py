@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gql_support.accounts.models import Role, User
+from gql_support.notify.models import NoticeReason
+from gql_support.notify.recipients import ChangeKind, Involvement, recipients, render_markdown
+from gql_support.settings import Settings
 from tests.conftest import GraphQLClient, MakePerson, Person
 from tests.notify.conftest import MakeWorker, SmtpServer
 
@@ -292,3 +298,51 @@ async def test_french_and_english_recipients_each_get_their_language(
     assert "Statut" in french.part("html")
     assert french.message["Content-Language"] == "fr"
     assert "Status: New → On hold" in smtp.inbox.to(email(agent))[0].part("plain")
+
+
+def test_the_readme_prints_the_rule_table_the_code_enforces() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert render_markdown() in readme
+
+
+def test_one_email_per_person_the_first_matching_rule_deciding() -> None:
+    # Given a manager who reports, assigns himself and watches, and a helper also watching
+    report = Involvement(
+        kind=ChangeKind.REPORT,
+        actor_id=1,
+        reporter_id=1,
+        assignee_id=1,
+        supporter_ids=[2],
+        watcher_ids=[1, 2],
+        manager_ids=[1, 3],
+    )
+    # Then he gets only his receipt, the helper one email, the other manager one
+    assert recipients(report, active_ids={1, 2, 3}) == {
+        1: NoticeReason.RECEIPT,
+        2: NoticeReason.REPORTED,
+        3: NoticeReason.REPORTED,
+    }
+    # And an inactive user gets nothing
+    assert recipients(report, active_ids={1, 2}) == {
+        1: NoticeReason.RECEIPT,
+        2: NoticeReason.REPORTED,
+    }
+
+
+def test_settings_read_the_mail_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "GQL_SUPPORT_SMTP_URL": "smtps://u:p@mail.example.com",
+            "GQL_SUPPORT_MAIL_FROM": "Desk <desk@example.com>",
+            "GQL_SUPPORT_PUBLIC_URL": "https://desk.example.com/",
+            "GQL_SUPPORT_OUTBOX_IN_SERVE": "false",
+            "GQL_SUPPORT_OUTBOX_BATCH_SIZE": "25",
+            "GQL_SUPPORT_OUTBOX_MAX_ATTEMPTS": "3",
+        }
+    )
+    assert settings.smtp_url == "smtps://u:p@mail.example.com"
+    assert settings.public_url == "https://desk.example.com"
+    assert (settings.outbox_in_serve, settings.outbox_batch_size) == (False, 25)
+    assert settings.outbox_max_attempts == 3
+    with pytest.raises(ValueError, match="OUTBOX_BATCH_SIZE"):
+        Settings.from_env({"GQL_SUPPORT_OUTBOX_BATCH_SIZE": "0"})
