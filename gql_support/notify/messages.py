@@ -13,7 +13,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import cached_property
 from pathlib import Path
@@ -141,9 +140,24 @@ def subject_of(notice: Notice, language: str) -> str:
 
 
 def _header(value: str) -> str:
-    """A header value on one line, RFC 2047-encoded when it is not ASCII, folded if long."""
+    """A header value on one line: as is when ASCII, else RFC 2047 encoded words (base64, at
+    most 45 bytes of UTF-8 each, whole characters only), folded between words."""
     value = one_line(value)
-    return Header(value, "us-ascii" if value.isascii() else "utf-8").encode()
+    if value.isascii():
+        return value
+    words: list[str] = []
+    chunk = ""
+    size = 0
+    for character in value:
+        width = len(character.encode())
+        if size + width > 45:
+            words.append(chunk)
+            chunk, size = "", 0
+        chunk += character
+        size += width
+    words.append(chunk)
+    encoded = (base64.b64encode(word.encode()).decode("ascii") for word in words)
+    return "\r\n ".join(f"=?utf-8?b?{word}?=" for word in encoded)
 
 
 def render(notice: Notice, sender: Sender) -> Email:

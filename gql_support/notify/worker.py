@@ -19,6 +19,7 @@ import random
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
@@ -88,6 +89,15 @@ class RenderError(Exception):
     """The message could not be built from its row: a bug, kept as the row's error."""
 
 
+@dataclass
+class _Outcome:
+    """What became of a claimed batch, filled in as it is sent."""
+
+    unsent: list[OutboxMessage]
+    sent: list[int] = field(default_factory=list)
+    failed: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
+
+
 class OutboxWorker:
     """Drains the outbox; several may run at once, in one process or many."""
 
@@ -127,59 +137,70 @@ class OutboxWorker:
         return await mine.filter(lease_until__isnull=False).order_by("id")
 
     async def send_batch(self, rows: list[OutboxMessage]) -> int:
-        """Sends claimed rows in order, reusing the mailer's connection; returns how many were
-        sent. The caller closes the mailer."""
-        sent: list[int] = []
-        margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
-        unsent = list(rows)
-        upcoming = self._render(unsent[0]) if unsent else None
+        """Sends claimed rows and records the outcome; returns how many were sent. The caller
+        closes the mailer."""
+        outcome = _Outcome(unsent=list(rows))
         try:
-            while unsent:
-                row = unsent[0]
-                if self.stopping.is_set() or (
-                    row.lease_until is not None and self.clock() > row.lease_until - margin
-                ):
-                    # Out of time or asked to stop: leave the rest to the next claim.
-                    break
-                email, upcoming = upcoming, None
-                error: BaseException | None = email if isinstance(email, Exception) else None
-                if isinstance(email, Email):
-                    sending = asyncio.ensure_future(
-                        self.mailer.send(
-                            email, sender=self.sender.address, recipient=row.to_address
-                        )
-                    )
-                    # Let the send put its first command on the wire, then render the next
-                    # message while the server answers.
-                    await asyncio.sleep(0)
-                    if len(unsent) > 1:
-                        upcoming = self._render(unsent[1])
-                    try:
-                        await sending
-                    except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
-                        error = failure
-                elif len(unsent) > 1:
-                    upcoming = self._render(unsent[1])
-                unsent.pop(0)
-                if error is None:
-                    sent.append(row.id)
-                    continue
-                await self._failed(row, error)
-                if not is_about_message(error):
-                    # The server is not taking mail: let the rest wait for their retry.
-                    await self._postpone(unsent, error)
-                    unsent = []
+            await self._send(outcome)
         finally:
-            if sent:
-                await OutboxMessage.filter(id__in=sent, claimed_by=self.name).update(
-                    status=OutboxStatus.SENT,
-                    sent_at=self.clock(),
-                    lease_until=None,
-                    last_error=None,
+            await self._record(outcome)
+        return len(outcome.sent)
+
+    async def _send(self, outcome: _Outcome) -> None:
+        """Sends the outcome's unsent rows in order, moving each to sent or failed, without
+        touching the database (so the next claim can run meanwhile)."""
+        margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
+        unsent = outcome.unsent
+        upcoming = self._render(unsent[0]) if unsent else None
+        while unsent:
+            row = unsent[0]
+            if self.stopping.is_set() or (
+                row.lease_until is not None and self.clock() > row.lease_until - margin
+            ):
+                # Out of time or asked to stop: leave the rest to the next claim.
+                return
+            email, upcoming = upcoming, None
+            error: BaseException | None = email if isinstance(email, Exception) else None
+            if isinstance(email, Email):
+                sending = asyncio.ensure_future(
+                    self.mailer.send(email, sender=self.sender.address, recipient=row.to_address)
                 )
-            if unsent:
-                await self._release(unsent)
-        return len(sent)
+                # Let the send put its first command on the wire, then render the next
+                # message while the server answers.
+                await asyncio.sleep(0)
+                if len(unsent) > 1:
+                    upcoming = self._render(unsent[1])
+                try:
+                    await sending
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
+                    error = failure
+            elif len(unsent) > 1:
+                upcoming = self._render(unsent[1])
+            unsent.pop(0)
+            if error is None:
+                outcome.sent.append(row.id)
+                continue
+            outcome.failed.append((row, error))
+            if not is_about_message(error):
+                # The server is not taking mail: let the rest wait for their retry.
+                outcome.failed.extend((other, error) for other in unsent)
+                unsent.clear()
+
+    async def _record(self, outcome: _Outcome) -> None:
+        """Writes what happened to a batch: SENT in one statement, retries, releases."""
+        if outcome.sent:
+            await OutboxMessage.filter(id__in=outcome.sent, claimed_by=self.name).update(
+                status=OutboxStatus.SENT, sent_at=self.clock(), lease_until=None, last_error=None
+            )
+        for row, error in outcome.failed:
+            await self._failed(row, error)
+        if outcome.unsent:
+            await self._release(outcome.unsent)
+
+    async def _record_and_claim(self, outcome: _Outcome | None) -> list[OutboxMessage]:
+        if outcome is not None:
+            await self._record(outcome)
+        return await self.claim()
 
     def _render(self, row: OutboxMessage) -> Email | RenderError:
         try:
@@ -189,18 +210,38 @@ class OutboxWorker:
             return RenderError(f"{type(error).__name__}: {error}")
 
     async def drain(self) -> int:
-        """Sends batches until no row is due (or a whole batch failed); returns how many."""
+        """Sends batches until no row is due (or a whole batch failed); returns how many.
+
+        The database work of a batch (recording the previous one, claiming the next) runs
+        while the batch is being sent, so the SMTP connection is rarely idle.
+        """
         total = 0
+        previous: _Outcome | None = None
+        current: _Outcome | None = None
+        following: asyncio.Future[list[OutboxMessage]] | None = None
         try:
-            while not self.stopping.is_set():
-                rows = await self.claim()
-                if not rows:
+            rows = await self.claim()
+            while rows and not self.stopping.is_set():
+                current = _Outcome(unsent=rows)
+                following = asyncio.ensure_future(self._record_and_claim(previous))
+                previous = None
+                await self._send(current)
+                rows = await following
+                following = None
+                total += len(current.sent)
+                previous, current = current, None
+                if not previous.sent:
                     break
-                sent = await self.send_batch(rows)
-                total += sent
-                if not sent:
-                    break
+            if rows:
+                await self._release(rows)
         finally:
+            if following is not None:
+                rows = await following
+                if rows:
+                    await self._release(rows)
+            for outcome in (previous, current):
+                if outcome is not None:
+                    await self._record(outcome)
             # One connection serves every batch of a drain, and is not held between drains.
             await self.mailer.close()
         return total
@@ -252,10 +293,6 @@ class OutboxWorker:
             lease_until=None,
             last_error=text,
         )
-
-    async def _postpone(self, rows: list[OutboxMessage], error: BaseException) -> None:
-        for row in rows:
-            await self._failed(row, error)
 
     async def _release(self, rows: list[OutboxMessage]) -> None:
         """Hands back claimed rows not tried, without counting the try."""
