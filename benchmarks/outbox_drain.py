@@ -30,7 +30,7 @@ from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.notify.messages import render
 from gql_support.notify.models import OutboxMessage, OutboxStatus
-from gql_support.notify.worker import OutboxWorker, _notice
+from gql_support.notify.worker import OutboxWorker
 from gql_support.settings import Settings
 
 WATCHERS = 10
@@ -76,9 +76,11 @@ async def _queue(count: int) -> None:
 
 
 async def _plain(settings: Settings, port: int) -> float:
-    worker = OutboxWorker(settings)
-    rows = await OutboxMessage.all().order_by("id")
-    messages = [(render(_notice(row), worker.sender), row.to_address) for row in rows]
+    worker = OutboxWorker(replace(settings, outbox_batch_size=1_000_000))
+    await OutboxMessage.all().update(status=OutboxStatus.PENDING, attempts=0, lease_until=None)
+    claimed = await worker.claim()  # the same rows, with no limit, to render them beforehand
+    await OutboxMessage.all().update(lease_until=None)
+    messages = [(render(row.notice, worker.sender), row.to_address) for row in claimed]
     smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
     started = time.perf_counter()
     await smtp.connect()

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 from tortoise.expressions import F, Q
@@ -89,13 +90,24 @@ class RenderError(Exception):
     """The message could not be built from its row: a bug, kept as the row's error."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """An outbox row this worker holds the lease of, with the notice to render."""
+
+    id: int
+    attempts: int
+    lease_until: datetime | None
+    to_address: str
+    notice: Notice
+
+
 @dataclass
 class _Outcome:
     """What became of a claimed batch, filled in as it is sent."""
 
-    unsent: list[OutboxMessage]
+    unsent: list[Claimed]
     sent: list[int] = field(default_factory=list)
-    failed: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
+    failed: list[tuple[Claimed, BaseException]] = field(default_factory=list)
 
 
 class OutboxWorker:
@@ -111,7 +123,7 @@ class OutboxWorker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.stopping = asyncio.Event()
 
-    async def claim(self) -> list[OutboxMessage]:
+    async def claim(self) -> list[Claimed]:
         """Leases a batch of due rows to this worker and returns them, oldest first."""
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.outbox_lease_seconds)
@@ -134,9 +146,11 @@ class OutboxWorker:
                 lease_until=lease, claimed_by=self.name, attempts=F("attempts") + 1
             )
         mine = OutboxMessage.filter(id__in=ids, claimed_by=self.name, status=OutboxStatus.PENDING)
-        return await mine.filter(lease_until__isnull=False).order_by("id")
+        # Plain values, not models: building thousands of model instances slowed the sender.
+        values = await mine.filter(lease_until__isnull=False).order_by("id").values(*_COLUMNS)
+        return [_claimed(row) for row in values]
 
-    async def send_batch(self, rows: list[OutboxMessage]) -> int:
+    async def send_batch(self, rows: list[Claimed]) -> int:
         """Sends claimed rows and records the outcome; returns how many were sent. The caller
         closes the mailer."""
         outcome = _Outcome(unsent=list(rows))
@@ -197,14 +211,14 @@ class OutboxWorker:
         if outcome.unsent:
             await self._release(outcome.unsent)
 
-    async def _record_and_claim(self, outcome: _Outcome | None) -> list[OutboxMessage]:
+    async def _record_and_claim(self, outcome: _Outcome | None) -> list[Claimed]:
         if outcome is not None:
             await self._record(outcome)
         return await self.claim()
 
-    def _render(self, row: OutboxMessage) -> Email | RenderError:
+    def _render(self, row: Claimed) -> Email | RenderError:
         try:
-            return render(_notice(row), self.sender)
+            return render(row.notice, self.sender)
         except Exception as error:
             log.exception("outbox message %s cannot be rendered", row.id)
             return RenderError(f"{type(error).__name__}: {error}")
@@ -218,7 +232,7 @@ class OutboxWorker:
         total = 0
         previous: _Outcome | None = None
         current: _Outcome | None = None
-        following: asyncio.Future[list[OutboxMessage]] | None = None
+        following: asyncio.Future[list[Claimed]] | None = None
         try:
             rows = await self.claim()
             while rows and not self.stopping.is_set():
@@ -273,7 +287,7 @@ class OutboxWorker:
         """Asks ``run`` to finish the message in hand and return; unsent rows are released."""
         self.stopping.set()
 
-    async def _failed(self, row: OutboxMessage, error: BaseException) -> None:
+    async def _failed(self, row: Claimed, error: BaseException) -> None:
         text = describe(error)
         if is_permanent(error) or row.attempts >= self.settings.outbox_max_attempts:
             log.warning(
@@ -294,22 +308,41 @@ class OutboxWorker:
             last_error=text,
         )
 
-    async def _release(self, rows: list[OutboxMessage]) -> None:
+    async def _release(self, rows: list[Claimed]) -> None:
         """Hands back claimed rows not tried, without counting the try."""
         await OutboxMessage.filter(id__in=[r.id for r in rows], claimed_by=self.name).update(
             lease_until=None, attempts=F("attempts") - 1
         )
 
 
-def _notice(row: OutboxMessage) -> Notice:
-    return Notice(
-        id=row.id,
-        reason=NoticeReason(row.reason),
-        to_address=row.to_address,
-        to_name=row.to_name,
-        locale=row.locale,
-        payload=row.payload,
-        created_at=row.created_at,
+_COLUMNS = (
+    "id",
+    "attempts",
+    "lease_until",
+    "reason",
+    "to_address",
+    "to_name",
+    "locale",
+    "payload",
+    "created_at",
+)
+
+
+def _claimed(values: dict[str, Any]) -> Claimed:
+    return Claimed(
+        id=values["id"],
+        attempts=values["attempts"],
+        lease_until=values["lease_until"],
+        to_address=values["to_address"],
+        notice=Notice(
+            id=values["id"],
+            reason=NoticeReason(values["reason"]),
+            to_address=values["to_address"],
+            to_name=values["to_name"],
+            locale=values["locale"],
+            payload=values["payload"],
+            created_at=values["created_at"],
+        ),
     )
 
 
