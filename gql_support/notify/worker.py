@@ -250,7 +250,12 @@ class OutboxWorker:
                 await self._release(rows)
         finally:
             if following is not None:
-                rows = await following
+                # Interrupted mid-batch: hand back the batch claimed ahead, if it was.
+                try:
+                    rows = await following
+                except Exception:
+                    log.exception("outbox claim failed")
+                    rows = []
                 if rows:
                     await self._release(rows)
             for outcome in (previous, current):
