@@ -1,9 +1,11 @@
-"""The ``gql-support`` command: serve, migrate, manage users and tokens, sweep attachments."""
+"""The ``gql-support`` command: serve, migrate, send email, and manage users, tokens, the
+outbox and attachments."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -15,6 +17,9 @@ from gql_support.accounts.models import Role, User
 from gql_support.attachments.service import AttachmentStore
 from gql_support.demo import DEMO_PASSWORD, seed_if_empty
 from gql_support.errors import DomainError
+from gql_support.notify import admin as outbox
+from gql_support.notify.models import OutboxStatus
+from gql_support.notify.worker import OutboxWorker
 from gql_support.settings import Settings
 
 
@@ -45,6 +50,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Demo users (password {DEMO_PASSWORD!r}) and their tokens:")
             for email, token in tokens.items():
                 print(f"  {email:<22} {token}")
+    if not settings.outbox_in_serve:
+        print("Email: queued only; run `gql-support worker` to send it")
+    elif settings.smtp_url:
+        print("Email: sent through GQL_SUPPORT_SMTP_URL")
+    else:
+        print(f"Email: written as .eml files under {settings.mail_dir}/ (no GQL_SUPPORT_SMTP_URL)")
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
         "gql_support.api.app:app_from_env",
@@ -124,6 +135,53 @@ def attachments_sweep(settings: Settings, args: argparse.Namespace) -> int:
     return _with_database(settings, work)
 
 
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Sends the outbox until SIGINT or SIGTERM (or, with --once, until nothing is due)."""
+
+    async def work() -> int:
+        sender = OutboxWorker(settings)
+        if args.once:
+            print(f"sent {await sender.drain()} email(s)")
+            return 0
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, sender.stop)
+        print(f"outbox worker {sender.name} running", flush=True)
+        await sender.run()
+        return 0
+
+    return _with_database(settings, work)
+
+
+def outbox_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        status = None if args.status is None else OutboxStatus(args.status)
+        rows = await outbox.list_messages(status=status, limit=args.limit)
+        print("id\tstatus\tattempts\tincident\treason\trecipient\tnext attempt\tlast error")
+        for row in rows:
+            error = (row.last_error or "").replace("\n", " ")
+            print(
+                f"{row.id}\t{row.status}\t{row.attempts}\t{row.payload['incident']['number']}"  # type: ignore[index]
+                f"\t{row.reason}\t{row.to_address}\t{row.next_attempt_at.isoformat()}\t{error}"
+            )
+        return 0
+
+    return _with_database(settings, work)
+
+
+def outbox_retry(settings: Settings, args: argparse.Namespace) -> int:
+    if args.failed == bool(args.ids):
+        print("error: give message ids or --failed, not both", file=sys.stderr)
+        return 2
+
+    async def work() -> int:
+        count = await outbox.retry_messages(ids=args.ids, failed=args.failed)
+        print(f"{count} message(s) queued again")
+        return 0
+
+    return _with_database(settings, work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gql-support", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +193,21 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
+
+    worker_cmd = commands.add_parser("worker", help="send queued email (apart from serve)")
+    worker_cmd.add_argument("--once", action="store_true", help="send what is due, then exit")
+    worker_cmd.set_defaults(handler=worker)
+
+    outbox_cmd = commands.add_parser("outbox", help="inspect and retry queued email")
+    outbox_actions = outbox_cmd.add_subparsers(dest="action", required=True)
+    listing = outbox_actions.add_parser("list", help="the newest outbox messages")
+    listing.add_argument("--status", choices=[s.value for s in OutboxStatus])
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=outbox_list)
+    retry = outbox_actions.add_parser("retry", help="send messages again")
+    retry.add_argument("ids", type=int, nargs="*", metavar="ID")
+    retry.add_argument("--failed", action="store_true", help="every FAILED message")
+    retry.set_defaults(handler=outbox_retry)
 
     user_cmd = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True

@@ -14,6 +14,7 @@ MODEL_MODULES = [
     "gql_support.incidents.models",
     "gql_support.live.models",
     "gql_support.attachments.models",
+    "gql_support.notify.models",
 ]
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "GQL_SUPPORT_"
+#: Where links in email point when GQL_SUPPORT_PUBLIC_URL is unset: what ``make run`` serves.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +39,24 @@ class Settings:
     attachment_link_ttl: int = 3600
     #: Signs download links; a random one (links die with the process) unless set.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-    #: The server's address as users reach it, for links; None uses the request's own address.
+    #: The server's address as users reach it, for links (an incident in email is
+    #: ``/incidents/<number>``); unset: the request's own address, or ``DEFAULT_PUBLIC_URL``
+    #: where there is no request (email).
     public_url: str | None = None
+    #: Where email goes: smtp://[user:pass@]host[:port][?starttls=true&timeout=S] or smtps://...
+    #: Empty means no SMTP server: each message is written as an .eml file under ``mail_dir``.
+    smtp_url: str = ""
+    mail_from: str = "gql-support <noreply@gql-support.invalid>"
+    mail_dir: str = "var/mail"
+    #: Whether ``serve`` drains the outbox itself (turn off when ``gql-support worker`` runs apart).
+    outbox_in_serve: bool = True
+    outbox_batch_size: int = 100
+    outbox_poll_seconds: float = 5.0
+    #: How long a worker owns the rows it claimed, after which another worker takes them over.
+    outbox_lease_seconds: float = 300.0
+    outbox_max_attempts: int = 10
+    outbox_retry_base_seconds: float = 30.0
+    outbox_retry_max_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -67,11 +85,23 @@ class Settings:
                 raise ValueError(f"{PREFIX}{name} must be positive, not {value!r}")
             return number
 
+        def number(name: str, default: float, minimum: float) -> float:
+            value = environ.get(PREFIX + name)
+            if value is None:
+                return default
+            try:
+                parsed = float(value)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{name} must be a number, not {value!r}") from None
+            if not parsed >= minimum:
+                raise ValueError(f"{PREFIX}{name} must be at least {minimum}, not {value!r}")
+            return parsed
+
         def text(name: str) -> str | None:
             return environ.get(PREFIX + name) or None
 
         return cls(
-            database_url=environ.get(PREFIX + "DATABASE_URL", defaults.database_url),
+            database_url=text("DATABASE_URL") or defaults.database_url,
             debug=flag("DEBUG", defaults.debug),
             graphiql=flag("GRAPHIQL", defaults.graphiql),
             demo_data=flag("DEMO_DATA", defaults.demo_data),
@@ -93,7 +123,21 @@ class Settings:
             ),
             attachment_link_ttl=integer("ATTACHMENT_LINK_TTL", defaults.attachment_link_ttl),
             secret_key=text("SECRET_KEY") or defaults.secret_key,
-            public_url=text("PUBLIC_URL"),
+            public_url=(text("PUBLIC_URL") or "").rstrip("/") or None,
+            smtp_url=text("SMTP_URL") or defaults.smtp_url,
+            mail_from=text("MAIL_FROM") or defaults.mail_from,
+            mail_dir=text("MAIL_DIR") or defaults.mail_dir,
+            outbox_in_serve=flag("OUTBOX_IN_SERVE", defaults.outbox_in_serve),
+            outbox_batch_size=int(number("OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, 1)),
+            outbox_poll_seconds=number("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, 0.01),
+            outbox_lease_seconds=number("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds, 1),
+            outbox_max_attempts=int(number("OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, 1)),
+            outbox_retry_base_seconds=number(
+                "OUTBOX_RETRY_BASE_SECONDS", defaults.outbox_retry_base_seconds, 0
+            ),
+            outbox_retry_max_seconds=number(
+                "OUTBOX_RETRY_MAX_SECONDS", defaults.outbox_retry_max_seconds, 0
+            ),
         )
 
     @property

@@ -1,9 +1,10 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
-WebSocket, with GraphiQL, and multipart uploads), attachment downloads, and the database opened
-for the app's lifetime."""
+WebSocket, with GraphiQL, and multipart uploads), attachment downloads, and, for the app's
+lifetime, the database, the live-update bus and the email sender."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +37,7 @@ from gql_support.attachments.service import AttachmentStore
 from gql_support.db import tortoise_config
 from gql_support.live.bus import Bus, InProcessBus, PostgresBus, RedisBus
 from gql_support.live.bus import use as use_bus
+from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
 
 
@@ -147,6 +149,22 @@ async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+@asynccontextmanager
+async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
+    """Runs an outbox worker in the background, woken by every commit of this process, and
+    stops it cleanly (the message in hand is finished, the rest released) on the way out."""
+    sender = OutboxWorker(settings)
+    wake = asyncio.Event()
+    waker = asyncio.create_task(wake_on_commits(wake), name="outbox-wake")
+    running = asyncio.create_task(sender.run(wake), name="outbox-sender")
+    try:
+        yield sender
+    finally:
+        sender.stop()
+        waker.cancel()
+        await asyncio.gather(running, waker, return_exceptions=True)
+
+
 def bus_for(settings: Settings) -> Bus:
     """The live-update bus the settings call for: Redis if configured, else PostgreSQL's
     LISTEN/NOTIFY on PostgreSQL, else in-process (one process on SQLite)."""
@@ -168,7 +186,8 @@ def create_app(
     manage_database: bool = True,
     attachments: AttachmentStore | None = None,
 ) -> Starlette:
-    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database."""
+    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database and
+    the live-update bus and, when ``outbox_in_serve`` is on, runs the email sender."""
     store = attachments or AttachmentStore.from_settings(settings)
     graphql = GraphQLView(
         build_schema(debug=settings.debug),
@@ -196,7 +215,11 @@ def create_app(
             use_bus(live_bus)
             await live_bus.start()
             try:
-                yield
+                if not settings.outbox_in_serve:
+                    yield
+                    return
+                async with outbox_sender(settings):
+                    yield
             finally:
                 await live_bus.stop()
 

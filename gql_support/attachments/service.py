@@ -163,11 +163,17 @@ class AttachmentStore:
     ) -> str:
         """The absolute address that serves the attachment to ``user_id``, without a token, for
         ``ttl`` seconds: for an ``<a href>`` in a page or an email."""
-        link = self.signed_link(attachment_id=attachment.id, user_id=user_id, ttl=ttl)
+        return self.download_url_by_id(attachment.id, user_id=user_id, base_url=base_url, ttl=ttl)
+
+    def download_url_by_id(
+        self, attachment_id: int, *, user_id: int, base_url: str, ttl: int | None = None
+    ) -> str:
+        """``download_url`` for an attachment known by its id."""
+        link = self.signed_link(attachment_id=attachment_id, user_id=user_id, ttl=ttl)
         query = urlencode(
             {"user": link.user_id, "expires": link.expires, "signature": link.signature}
         )
-        return f"{base_url.rstrip('/')}/attachments/{attachment.id}?{query}"
+        return f"{base_url.rstrip('/')}/attachments/{attachment_id}?{query}"
 
     async def user_of_link(self, *, attachment_id: int, link: SignedLink) -> User:
         """The user a signed link was made for, if it is genuine, current and they are active."""

@@ -47,6 +47,7 @@ from gql_support.incidents.queries import filter_view
 from gql_support.incidents.workflow import Party, allowed_targets, priority_of
 from gql_support.live import changes as live
 from gql_support.live.models import UpdateKind
+from gql_support.notify.queue import queue_notices
 
 #: Text kept for search per comment, and per incident: PostgreSQL's tsvector holds 1 MB at most.
 MAX_INDEXED_COMMENT = 20_000
@@ -281,6 +282,7 @@ async def _apply(
         )
 
     supporter_ids, watcher_ids = linked
+    assignee_before = incident.assigned_to_id
     people = await _people(incident, changes, supporter_ids, watcher_ids)
     parties = parties_of(actor, incident, supporter_ids)
 
@@ -397,8 +399,9 @@ async def _apply(
         _index(incident, reference.label)
     # A report's files belong to the incident; later ones to the comment they came with.
     on_comment = None if creating or comment is None else comment.id
+    attached = []
     for file in files:
-        await Attachment.create(
+        attachment = await Attachment.create(
             incident_id=incident.id,
             comment_id=on_comment,
             filename=file.filename,
@@ -408,6 +411,7 @@ async def _apply(
             uploaded_by_id=actor.id,
             uploaded_at=now,
         )
+        attached.append(attachment)
         record(_K.ATTACHMENT_ADDED, "attachments", None, file.filename)
         _index(incident, file.filename)
 
@@ -417,6 +421,16 @@ async def _apply(
         await incident.save()
         for event in history:
             await event.save()
+        # Email goes through the outbox, written in this transaction: sent once committed.
+        await queue_notices(
+            incident=incident,
+            actor=actor,
+            history=history,
+            changes=changes,
+            assignee_before=assignee_before,
+            supporters_before=supporter_ids,
+            attachments=attached,
+        )
     return comment
 
 

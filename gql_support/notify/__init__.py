@@ -1,0 +1,1 @@
+"""Email notifications: the outbox written with each change, and the sender that drains it."""

@@ -1,0 +1,106 @@
+"""The words of an email in each language: subjects, field names and field values.
+
+English is the fallback for any locale without its own entry. The sentences around them live
+in the templates, ``templates/<language>/``.
+"""
+
+from __future__ import annotations
+
+from gql_support.notify.models import NoticeReason
+
+FALLBACK = "en"
+
+SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
+    "en": {
+        NoticeReason.RECEIPT: "[#{number}] We received your incident: {summary}",
+        NoticeReason.REPORTED: "[#{number}] New incident: {summary}",
+        NoticeReason.ASSIGNED: "[#{number}] You were assigned: {summary}",
+        "status": "[#{number}] {status}: {summary}",
+        "comment": "[#{number}] New comment by {actor}: {summary}",
+        NoticeReason.UPDATED: "[#{number}] Updated by {actor}: {summary}",
+    },
+    "fr": {
+        NoticeReason.RECEIPT: "[#{number}] Nous avons reçu votre incident : {summary}",
+        NoticeReason.REPORTED: "[#{number}] Nouvel incident : {summary}",
+        NoticeReason.ASSIGNED: "[#{number}] Incident qui vous est attribué : {summary}",
+        "status": "[#{number}] {status} : {summary}",
+        "comment": "[#{number}] Nouveau commentaire de {actor} : {summary}",
+        NoticeReason.UPDATED: "[#{number}] Modifié par {actor} : {summary}",
+    },
+}
+
+FIELDS: dict[str, dict[str, str]] = {
+    "en": {
+        "status": "Status",
+        "assignedTo": "Assigned To",
+        "supportedBy": "Supported By",
+        "watchers": "Watchlist",
+        "impact": "Impact",
+        "urgency": "Urgency",
+        "priority": "Priority",
+        "dueDate": "Due date",
+        "type": "Type",
+        "task": "Task",
+        "references": "References",
+    },
+    "fr": {
+        "status": "Statut",
+        "assignedTo": "Attribué à",
+        "supportedBy": "Assisté par",
+        "watchers": "Liste de suivi",
+        "impact": "Impact",
+        "urgency": "Urgence",
+        "priority": "Priorité",
+        "dueDate": "Échéance",
+        "type": "Type",
+        "task": "Tâche",
+        "references": "Références",
+    },
+}
+
+#: Names of the enum values a field can take (status, priority, impact, urgency, type).
+VALUES: dict[str, dict[str, str]] = {
+    "en": {
+        "NEW": "New",
+        "IN_PROGRESS": "In progress",
+        "RETESTING": "Retesting",
+        "RESOLVED": "Resolved",
+        "CLOSED": "Closed",
+        "REJECTED": "Rejected",
+        "ON_HOLD": "On hold",
+        "URGENT": "Urgent",
+        "HIGH": "High",
+        "NORMAL": "Normal",
+        "MEDIUM": "Medium",
+        "LOW": "Low",
+        "DEFECT": "Defect",
+        "CHANGE_REQUEST": "Change request",
+        "CLARIFICATION": "Clarification",
+    },
+    "fr": {
+        "NEW": "Nouveau",
+        "IN_PROGRESS": "En cours",
+        "RETESTING": "Retester",
+        "RESOLVED": "Fermé",
+        "CLOSED": "Clôturé",
+        "REJECTED": "Rejeté",
+        "ON_HOLD": "En attente",
+        "URGENT": "Urgente",
+        "HIGH": "Haute",
+        "NORMAL": "Normale",
+        "MEDIUM": "Moyenne",
+        "LOW": "Basse",
+        "DEFECT": "Anomalie",
+        "CHANGE_REQUEST": "Demande d'évolution",
+        "CLARIFICATION": "Clarification",
+    },
+}
+
+#: Fields whose values are enum names, shown translated.
+ENUM_FIELDS = frozenset({"status", "impact", "urgency", "priority", "type"})
+
+
+def language_of(locale: str) -> str:
+    """The catalog language for a user's locale (``fr-CA`` → ``fr``), English if we lack it."""
+    language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
+    return language if language in SUBJECTS else FALLBACK

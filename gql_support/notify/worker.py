@@ -1,0 +1,377 @@
+"""The sender: claims due outbox rows, sends them, and records what happened.
+
+A claim is a lease: the worker sets ``lease_until`` and ``claimed_by`` on a batch of due rows
+(on PostgreSQL under ``SELECT … FOR UPDATE SKIP LOCKED``, so several workers take different
+rows), sends them over one connection, then marks the batch SENT in one statement. A worker
+that dies mid-batch leaves its rows leased; when the lease ends another worker sends them
+again, with the same Message-ID, so nothing is lost and a resend is recognisable.
+
+A failed send is retried after an exponential, capped, jittered delay; after
+``outbox_max_attempts`` tries (or at once, on a permanent 5xx refusal) the row is FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from gql_support.attachments.service import AttachmentStore
+from gql_support.live import bus
+from gql_support.notify.messages import Email, Notice, Sender, render
+from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
+from gql_support.notify.transport import Mailer, mailer_for
+from gql_support.settings import DEFAULT_PUBLIC_URL, Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_jitter = random.Random()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_delay(
+    attempts: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: base·2^(n-1), capped, then
+    jittered down by up to half so that rows failed together do not retry together."""
+    ceiling = min(cap, base * 2.0 ** max(attempts - 1, 0))
+    return ceiling * (rng or _jitter).uniform(0.5, 1.0)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """A 5xx refusal of this message, or a message that cannot be built: trying again would
+    not help."""
+    if isinstance(error, RenderError):
+        return True
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= r.code < 600 for r in error.recipients)
+    if isinstance(error, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError):
+        return 500 <= error.code < 600
+    return False
+
+
+def describe(error: BaseException) -> str:
+    """The error as ``outbox list`` shows it: the server's own code and words when it gave any."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        text = ", ".join(f"{r.code} {r.message} ({r.recipient})" for r in error.recipients)
+    elif isinstance(error, aiosmtplib.SMTPResponseException):
+        text = f"{error.code} {error.message}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())[:2000]
+
+
+def is_about_message(error: BaseException) -> bool:
+    """The server refused this message (or it could not be rendered), not mail in general."""
+    return isinstance(
+        error,
+        aiosmtplib.SMTPRecipientsRefused
+        | aiosmtplib.SMTPSenderRefused
+        | aiosmtplib.SMTPDataError
+        | RenderError,
+    )
+
+
+class RenderError(Exception):
+    """The message could not be built from its row: a bug, kept as the row's error."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """An outbox row this worker holds the lease of, with the notice to render."""
+
+    id: int
+    attempts: int
+    lease_until: datetime | None
+    to_address: str
+    notice: Notice
+
+
+@dataclass
+class _Outcome:
+    """What became of a claimed batch, filled in as it is sent."""
+
+    unsent: list[Claimed]
+    sent: list[int] = field(default_factory=list)
+    failed: list[tuple[Claimed, BaseException]] = field(default_factory=list)
+
+
+class OutboxWorker:
+    """Drains the outbox; several may run at once, in one process or many."""
+
+    def __init__(
+        self, settings: Settings, *, mailer: Mailer | None = None, clock: Clock = _utcnow
+    ) -> None:
+        self.settings = settings
+        self.mailer = mailer or mailer_for(settings.smtp_url, settings.mail_dir)
+        base_url = settings.public_url or DEFAULT_PUBLIC_URL
+        store = AttachmentStore.from_settings(settings)
+        self.sender = Sender(
+            mail_from=settings.mail_from,
+            public_url=base_url,
+            # A download link for one file, signed for the one recipient (no token needed).
+            file_link=lambda file_id, user_id: store.download_url_by_id(
+                file_id, user_id=user_id, base_url=base_url
+            ),
+        )
+        self.clock = clock
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
+        self.stopping = asyncio.Event()
+
+    async def claim(self) -> list[Claimed]:
+        """Leases a batch of due rows to this worker and returns them, oldest first."""
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.outbox_lease_seconds)
+        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) & (
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        )
+        async with in_transaction():
+            candidates = (
+                OutboxMessage.filter(due)
+                .order_by("id")
+                .limit(self.settings.outbox_batch_size)
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)
+            )
+            ids = list(await candidates)
+            if not ids:
+                return []
+            # Re-checked in the UPDATE: on SQLite there is no row lock, the write lock decides.
+            await OutboxMessage.filter(due, id__in=ids).update(
+                lease_until=lease, claimed_by=self.name, attempts=F("attempts") + 1
+            )
+        mine = OutboxMessage.filter(id__in=ids, claimed_by=self.name, status=OutboxStatus.PENDING)
+        # Plain values, not models: building thousands of model instances slowed the sender.
+        values = await mine.filter(lease_until__isnull=False).order_by("id").values(*_COLUMNS)
+        return [_claimed(row) for row in values]
+
+    async def send_batch(self, rows: list[Claimed]) -> int:
+        """Sends claimed rows and records the outcome; returns how many were sent. The caller
+        closes the mailer."""
+        outcome = _Outcome(unsent=list(rows))
+        try:
+            await self._send(outcome)
+        finally:
+            await self._record(outcome)
+        return len(outcome.sent)
+
+    async def _send(self, outcome: _Outcome) -> None:
+        """Sends the outcome's unsent rows in order, moving each to sent or failed, without
+        touching the database (so the next claim can run meanwhile)."""
+        margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
+        unsent = outcome.unsent
+        upcoming = self._render(unsent[0]) if unsent else None
+        while unsent:
+            row = unsent[0]
+            if self.stopping.is_set() or (
+                row.lease_until is not None and self.clock() > row.lease_until - margin
+            ):
+                # Out of time or asked to stop: leave the rest to the next claim.
+                return
+            email, upcoming = upcoming, None
+            error: BaseException | None = email if isinstance(email, Exception) else None
+            if isinstance(email, Email):
+                sending = asyncio.ensure_future(
+                    self.mailer.send(email, sender=self.sender.address, recipient=row.to_address)
+                )
+                # Let the send put its first command on the wire, then render the next
+                # message while the server answers.
+                await asyncio.sleep(0)
+                if len(unsent) > 1:
+                    upcoming = self._render(unsent[1])
+                try:
+                    await sending
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
+                    error = failure
+            elif len(unsent) > 1:
+                upcoming = self._render(unsent[1])
+            unsent.pop(0)
+            if error is None:
+                outcome.sent.append(row.id)
+                continue
+            outcome.failed.append((row, error))
+            if not is_about_message(error):
+                # The server is not taking mail: let the rest wait for their retry.
+                outcome.failed.extend((other, error) for other in unsent)
+                unsent.clear()
+
+    async def _record(self, outcome: _Outcome) -> None:
+        """Writes what happened to a batch: SENT in one statement, retries, releases."""
+        if outcome.sent:
+            await OutboxMessage.filter(id__in=outcome.sent, claimed_by=self.name).update(
+                status=OutboxStatus.SENT, sent_at=self.clock(), lease_until=None, last_error=None
+            )
+        for row, error in outcome.failed:
+            await self._failed(row, error)
+        if outcome.unsent:
+            await self._release(outcome.unsent)
+
+    async def _record_and_claim(self, outcome: _Outcome | None) -> list[Claimed]:
+        if outcome is not None:
+            await self._record(outcome)
+        return await self.claim()
+
+    def _render(self, row: Claimed) -> Email | RenderError:
+        try:
+            return render(row.notice, self.sender)
+        except Exception as error:
+            log.exception("outbox message %s cannot be rendered", row.id)
+            return RenderError(f"{type(error).__name__}: {error}")
+
+    async def drain(self) -> int:
+        """Sends batches until no row is due (or a whole batch failed); returns how many.
+
+        The database work of a batch (recording the previous one, claiming the next) runs
+        while the batch is being sent, so the SMTP connection is rarely idle.
+        """
+        total = 0
+        previous: _Outcome | None = None
+        current: _Outcome | None = None
+        following: asyncio.Future[list[Claimed]] | None = None
+        try:
+            rows = await self.claim()
+            while rows and not self.stopping.is_set():
+                current = _Outcome(unsent=rows)
+                following = asyncio.ensure_future(self._record_and_claim(previous))
+                previous = None
+                await self._send(current)
+                rows = await following
+                following = None
+                total += len(current.sent)
+                previous, current = current, None
+                if not previous.sent:
+                    break
+            if rows:
+                await self._release(rows)
+        finally:
+            if following is not None:
+                # Interrupted mid-batch: hand back the batch claimed ahead, if it was.
+                try:
+                    rows = await following
+                except Exception:
+                    log.exception("outbox claim failed")
+                    rows = []
+                if rows:
+                    await self._release(rows)
+            for outcome in (previous, current):
+                if outcome is not None:
+                    await self._record(outcome)
+            # One connection serves every batch of a drain, and is not held between drains.
+            await self.mailer.close()
+        return total
+
+    async def run(self, wake: asyncio.Event | None = None) -> None:
+        """Drains, then sleeps until woken or the poll interval passes, until ``stop``."""
+        wake = wake or asyncio.Event()
+        while not self.stopping.is_set():
+            wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox drain failed, retrying after the poll interval")
+            waits = [
+                asyncio.ensure_future(wake.wait()),
+                asyncio.ensure_future(self.stopping.wait()),
+            ]
+            try:
+                await asyncio.wait(
+                    waits,
+                    timeout=self.settings.outbox_poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+
+    def stop(self) -> None:
+        """Asks ``run`` to finish the message in hand and return; unsent rows are released."""
+        self.stopping.set()
+
+    async def _failed(self, row: Claimed, error: BaseException) -> None:
+        text = describe(error)
+        if is_permanent(error) or row.attempts >= self.settings.outbox_max_attempts:
+            log.warning(
+                "outbox message %s FAILED after %s attempt(s): %s", row.id, row.attempts, text
+            )
+            await OutboxMessage.filter(id=row.id, claimed_by=self.name).update(
+                status=OutboxStatus.FAILED, lease_until=None, last_error=text
+            )
+            return
+        delay = retry_delay(
+            row.attempts,
+            base=self.settings.outbox_retry_base_seconds,
+            cap=self.settings.outbox_retry_max_seconds,
+        )
+        await OutboxMessage.filter(id=row.id, claimed_by=self.name).update(
+            next_attempt_at=self.clock() + timedelta(seconds=delay),
+            lease_until=None,
+            last_error=text,
+        )
+
+    async def _release(self, rows: list[Claimed]) -> None:
+        """Hands back claimed rows not tried, without counting the try."""
+        await OutboxMessage.filter(id__in=[r.id for r in rows], claimed_by=self.name).update(
+            lease_until=None, attempts=F("attempts") - 1
+        )
+
+
+_COLUMNS = (
+    "id",
+    "attempts",
+    "lease_until",
+    "reason",
+    "to_address",
+    "to_name",
+    "locale",
+    "payload",
+    "created_at",
+    "recipient_id",
+)
+
+
+def _claimed(values: dict[str, Any]) -> Claimed:
+    return Claimed(
+        id=values["id"],
+        attempts=values["attempts"],
+        lease_until=values["lease_until"],
+        to_address=values["to_address"],
+        notice=Notice(
+            id=values["id"],
+            reason=NoticeReason(values["reason"]),
+            to_address=values["to_address"],
+            to_name=values["to_name"],
+            locale=values["locale"],
+            payload=values["payload"],
+            created_at=values["created_at"],
+            recipient_id=values["recipient_id"],
+        ),
+    )
+
+
+async def wake_on_commits(wake: asyncio.Event) -> None:
+    """Sets ``wake`` after every committed change (the live bus delivers only committed ones,
+    from every process), so the sender in ``serve`` sends at once instead of at the next poll."""
+    while True:
+        try:
+            async with bus.current().hub.subscribe() as changes:
+                while True:
+                    await changes.next()
+                    changes.pending()
+                    wake.set()
+        except bus.SubscriberTooSlow:
+            wake.set()
