@@ -95,7 +95,7 @@ async def test_a_change_made_on_one_process_reaches_a_subscriber_on_another(
             assert json.loads(await ws.recv())["type"] == "connection_ack"
             subscribe = {"id": "1", "type": "subscribe", "payload": {"query": UPDATES}}
             await ws.send(json.dumps(subscribe))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)  # time for the subscription to reach the bus
 
             # A change through the second process reaches the subscriber on the first
             number = await _report(second, user, "Made on the second")
