@@ -58,11 +58,6 @@ TRANSITIONS: dict[IncidentStatus, dict[IncidentStatus, frozenset[Party]]] = {
 }
 
 
-def transitions_from(status: IncidentStatus) -> dict[IncidentStatus, frozenset[Party]]:
-    """The moves that exist from a status, with who may make each."""
-    return TRANSITIONS[status]
-
-
 def allowed_targets(status: IncidentStatus, parties: Set[Party]) -> list[IncidentStatus]:
     """The statuses someone standing as ``parties`` may move an incident to, in workflow order."""
     moves = TRANSITIONS[status]

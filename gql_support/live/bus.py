@@ -99,10 +99,6 @@ class Hub:
         finally:
             self._feeds.discard(feed)
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._feeds)
-
 
 class InProcessBus:
     """Delivers to this process only: right for one process on the embedded database."""
