@@ -237,7 +237,9 @@ async def list_incidents(
     size = _page_size(first)
     column = _SORT_COLUMN[order.field]
     base = filtered_incidents(incident_filter)
-    query = base.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
+    query = base
+    if order.field is OrderField.DUE_DATE:
+        query = query.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
     if after is not None:
         value, last_id = _cursor_position(after, order.field)
         beyond = "lt" if order.descending else "gt"
