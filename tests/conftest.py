@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -247,3 +248,24 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+async def start_cli(settings: Settings, *args: str, **env: str) -> asyncio.subprocess.Process:
+    """Starts ``gql-support`` as a real process on the test's database, files and mail server."""
+    environment = {
+        **os.environ,
+        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
+        "GQL_SUPPORT_ATTACHMENTS_DIR": settings.attachments_dir,
+        "GQL_SUPPORT_SMTP_URL": settings.smtp_url,
+        "GQL_SUPPORT_MAIL_FROM": settings.mail_from,
+        **env,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gql_support",
+        *args,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

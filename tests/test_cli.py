@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import time
 from pathlib import Path
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
 from gql_support.settings import Settings
+from tests.conftest import start_cli
 
 
 async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
-        "GQL_SUPPORT_ATTACHMENTS_DIR": settings.attachments_dir,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gql_support",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_cli(settings, *args)
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()

@@ -4,9 +4,7 @@ accepts, and an outbox worker pointed at it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -150,23 +148,3 @@ def make_worker(mail_settings: Settings) -> MakeWorker:
         return OutboxWorker(settings) if clock is None else OutboxWorker(settings, clock=clock)
 
     return make
-
-
-async def start_cli(settings: Settings, *args: str, **env: str) -> asyncio.subprocess.Process:
-    """Starts ``gql-support`` as a real process on the test's database and SMTP server."""
-    environment = {
-        **os.environ,
-        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
-        "GQL_SUPPORT_SMTP_URL": settings.smtp_url,
-        "GQL_SUPPORT_MAIL_FROM": settings.mail_from,
-        **env,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gql_support",
-        *args,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )

@@ -13,8 +13,8 @@ from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.notify.models import OutboxMessage, OutboxStatus
 from gql_support.settings import Settings
-from tests.conftest import MakePerson
-from tests.notify.conftest import MakeWorker, SmtpServer, start_cli
+from tests.conftest import MakePerson, start_cli
+from tests.notify.conftest import MakeWorker, SmtpServer
 
 WATCHERS = 30
 COMMENTS = 10

@@ -20,8 +20,8 @@ from gql_support.incidents.changes import IncidentChanges
 from gql_support.notify.models import OutboxMessage, OutboxStatus
 from gql_support.notify.worker import OutboxWorker, retry_delay
 from gql_support.settings import Settings
-from tests.conftest import GraphQLClient, MakePerson, Person
-from tests.notify.conftest import Clock, MakeWorker, SmtpServer, start_cli
+from tests.conftest import GraphQLClient, MakePerson, Person, start_cli
+from tests.notify.conftest import Clock, MakeWorker, SmtpServer
 
 COMMENT = """
 mutation Comment($input: AddCommentInput!) {
