@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from gql_support.notify.catalog import ENUM_FIELDS, FIELDS, SUBJECTS, VALUES, language_of
 from gql_support.notify.models import NoticeReason
@@ -164,70 +163,146 @@ def _header(value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{word}?=" for word in encoded)
 
 
-def render(notice: Notice, sender: Sender) -> Email:
-    """The email for one outbox row, ready to send."""
-    language = language_of(notice.locale)
-    payload = notice.payload
-    incident = payload["incident"]
-    labels = FIELDS[language]
-    rows = [
-        {
-            "label": labels.get(change["field"], change["field"]),
-            "old": _value(language, change["field"], change["from"]),
-            "new": _value(language, change["field"], change["to"]),
-        }
-        for change in payload["changes"]
-    ]
-    subject = subject_of(notice, language)
-    link = incident_link(sender.public_url, incident["number"])
-    context = {
-        "subject": subject,
-        "reason": notice.reason.value,
-        "name": notice.to_name,
-        "actor": payload["actor"],
-        "number": incident["number"],
-        "description": payload["description"],
-        "rows": rows,
-        "comment": payload["comment"],
-        "references": payload["references"],
-        "attachments": [
+#: The blocks every template is made of, in order. ``greeting`` and ``files`` (the name, and
+#: download links signed for one recipient) are rendered for each recipient; the others are
+#: the same for every recipient of a change who reads the same language for the same reason.
+_BLOCKS = ("head", "greeting", "body", "files", "closing")
+_PER_RECIPIENT = frozenset({"greeting", "files"})
+
+
+@cache
+def templates(language: str) -> tuple[Template, Template]:
+    """The text and HTML templates of a language."""
+    return (
+        _environment.get_template(f"{language}/message.txt"),
+        _environment.get_template(f"{language}/message.html"),
+    )
+
+
+def _blocks(template: Template, context: dict[str, Any], names: Iterable[str]) -> dict[str, str]:
+    """The named blocks of a template, rendered. They see the context given and nothing else,
+    not Jinja's globals (``range``, ``dict``…): the templates use none, and copying them in
+    cost as much as rendering the blocks."""
+    frame = template.new_context(context, shared=True)
+    return {
+        name: "".join(template.blocks[name](frame)) for name in names if name in template.blocks
+    }
+
+
+def _join(shared: dict[str, str], own: dict[str, str]) -> str:
+    return "".join(own[name] if name in own else shared.get(name, "") for name in _BLOCKS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Shared:
+    """What every recipient of one change reads alike, in one language, for one reason."""
+
+    #: The payload this was rendered from, compared by identity: the worker decodes the
+    #: payload of a change's rows once, so they share it.
+    payload: dict[str, Any]
+    context: dict[str, Any]
+    headers: list[tuple[str, str]]
+    text: dict[str, str]
+    html: dict[str, str]
+
+
+class Renderer:
+    """Turns outbox rows into emails, one after the other.
+
+    The rows of one change come one after the other, and their emails differ only in the
+    greeting, the download links and a few headers: the rest is rendered once per language
+    and reason and reused while the rows are about the same change, so that a Save/Send
+    that notifies ten people does not render its table of changes ten times.
+    """
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+        self._shared: dict[tuple[str, NoticeReason], _Shared] = {}
+
+    def render(self, notice: Notice) -> Email:
+        """The email for one outbox row, ready to send."""
+        language = language_of(notice.locale)
+        shared = self._shared.get((language, notice.reason))
+        if shared is None or shared.payload is not notice.payload:
+            shared = self._shared[(language, notice.reason)] = self._render_shared(notice, language)
+        context = {**shared.context, "name": notice.to_name, "attachments": self._files(notice)}
+        text_template, html_template = templates(language)
+        own_text = _blocks(text_template, context, _PER_RECIPIENT)
+        own_html = _blocks(html_template, context, _PER_RECIPIENT)
+        text = _join(shared.text, own_text)
+        html = _join(shared.html, own_html)
+        mid = message_id(notice.id, self.sender.domain)
+        headers = [
+            *shared.headers,
+            ("To", formataddr((one_line(notice.to_name), notice.to_address), "utf-8")),
+            ("Date", format_datetime(notice.created_at)),
+            ("Message-ID", mid),
+        ]
+        return Email(message_id=mid, data=_compose(headers, text=text, html=html))
+
+    def _files(self, notice: Notice) -> list[dict[str, Any]]:
+        link = self.sender.file_link
+        return [
             {
                 **file,
                 "size_text": _size_text(int(file["size"])),
                 "link": None
-                if sender.file_link is None or notice.recipient_id is None
-                else sender.file_link(int(file["id"]), notice.recipient_id),
+                if link is None or notice.recipient_id is None
+                else link(int(file["id"]), notice.recipient_id),
             }
-            for file in payload["attachments"]
-        ],
-        "link": link,
-    }
-    text = _environment.get_template(f"{language}/message.txt").render(context)
-    html = _environment.get_template(f"{language}/message.html").render(context)
+            for file in notice.payload["attachments"]
+        ]
 
-    mid = message_id(notice.id, sender.domain)
-    thread = thread_id(incident["id"], sender.domain)
-    headers = [
-        ("Subject", _header(subject)),
-        ("From", sender.from_header),
-        ("To", formataddr((one_line(notice.to_name), notice.to_address), "utf-8")),
-        ("Date", format_datetime(notice.created_at)),
-        ("Message-ID", mid),
-        ("In-Reply-To", thread),
-        ("References", thread),
-        ("Auto-Submitted", "auto-generated"),
-        ("X-Auto-Response-Suppress", "All"),
-        ("Content-Language", language),
-    ]
-    return Email(message_id=mid, data=_compose(headers, text=text, html=html))
+    def _render_shared(self, notice: Notice, language: str) -> _Shared:
+        payload = notice.payload
+        incident = payload["incident"]
+        labels = FIELDS[language]
+        subject = subject_of(notice, language)
+        context = {
+            "subject": subject,
+            "reason": notice.reason.value,
+            "actor": payload["actor"],
+            "number": incident["number"],
+            "description": payload["description"],
+            "rows": [
+                {
+                    "label": labels.get(change["field"], change["field"]),
+                    "old": _value(language, change["field"], change["from"]),
+                    "new": _value(language, change["field"], change["to"]),
+                }
+                for change in payload["changes"]
+            ],
+            "comment": payload["comment"],
+            "references": payload["references"],
+            "link": incident_link(self.sender.public_url, incident["number"]),
+        }
+        shared_blocks = [name for name in _BLOCKS if name not in _PER_RECIPIENT]
+        text_template, html_template = templates(language)
+        thread = thread_id(incident["id"], self.sender.domain)
+        return _Shared(
+            payload=payload,
+            context=context,
+            headers=[
+                ("Subject", _header(subject)),
+                ("From", self.sender.from_header),
+                ("In-Reply-To", thread),
+                ("References", thread),
+                ("Auto-Submitted", "auto-generated"),
+                ("X-Auto-Response-Suppress", "All"),
+                ("Content-Language", language),
+            ],
+            text=_blocks(text_template, context, shared_blocks),
+            html=_blocks(html_template, context, shared_blocks),
+        )
 
 
 def _compose(headers: list[tuple[str, str]], *, text: str, html: str) -> bytes:
     """A multipart/alternative message with base64 UTF-8 parts. Written directly rather than
     through ``email.message``, which costs the sender more than the SMTP exchange does: the
     header values are ours (one line, ASCII or RFC 2047 encoded) and the bodies are base64,
-    so no user text reaches the message unencoded."""
-    boundary = f"=_gql-support_{uuid.uuid4().hex}"
+    so no user text reaches the message unencoded, and the boundary cannot occur in them
+    ("=_" is never base64)."""
+    boundary = "=_gql-support_alternative"
     lines = [f"{name}: {value}" for name, value in headers]
     lines += [
         "MIME-Version: 1.0",

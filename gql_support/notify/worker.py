@@ -13,23 +13,25 @@ A failed send is retried after an exponential, capped, jittered delay; after
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import socket
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosmtplib
-from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
+from tortoise import connections
+from tortoise.expressions import F
 
 from gql_support.attachments.service import AttachmentStore
 from gql_support.live import bus
-from gql_support.notify.messages import Email, Notice, Sender, render
+from gql_support.notify.messages import Email, Notice, Renderer, Sender
 from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
 from gql_support.notify.transport import Mailer, mailer_for
 from gql_support.settings import DEFAULT_PUBLIC_URL, Settings
@@ -97,7 +99,7 @@ class Claimed:
 
     id: int
     attempts: int
-    lease_until: datetime | None
+    lease_until: datetime
     to_address: str
     notice: Notice
 
@@ -129,36 +131,38 @@ class OutboxWorker:
                 file_id, user_id=user_id, base_url=base_url
             ),
         )
+        self.renderer = Renderer(self.sender)
         self.clock = clock
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.stopping = asyncio.Event()
 
     async def claim(self) -> list[Claimed]:
-        """Leases a batch of due rows to this worker and returns them, oldest first."""
+        """Leases a batch of due rows to this worker and returns them, oldest first.
+
+        One ``UPDATE … RETURNING`` statement, atomic on its own: on PostgreSQL its subquery
+        locks the rows it picks and skips those another worker holds; on SQLite the database
+        lock serialises writers. Written in SQL because the sender claims thousands of rows a
+        second and the query builder (three statements and a model per row) cost more than
+        the SMTP exchange itself.
+        """
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.outbox_lease_seconds)
-        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now) & (
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        connection = connections.get("default")
+        postgres = connection.capabilities.dialect == "postgres"
+        statement = _CLAIM.format(
+            table=OutboxMessage._meta.db_table,
+            p="$" if postgres else "?",
+            lock="FOR UPDATE SKIP LOCKED" if postgres else "",
         )
-        async with in_transaction():
-            candidates = (
-                OutboxMessage.filter(due)
-                .order_by("id")
-                .limit(self.settings.outbox_batch_size)
-                .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)
-            )
-            ids = list(await candidates)
-            if not ids:
-                return []
-            # Re-checked in the UPDATE: on SQLite there is no row lock, the write lock decides.
-            await OutboxMessage.filter(due, id__in=ids).update(
-                lease_until=lease, claimed_by=self.name, attempts=F("attempts") + 1
-            )
-        mine = OutboxMessage.filter(id__in=ids, claimed_by=self.name, status=OutboxStatus.PENDING)
-        # Plain values, not models: building thousands of model instances slowed the sender.
-        values = await mine.filter(lease_until__isnull=False).order_by("id").values(*_COLUMNS)
-        return [_claimed(row) for row in values]
+        values = await connection.execute_query_dict(
+            statement,
+            [lease, self.name, OutboxStatus.PENDING.value, now, self.settings.outbox_batch_size],
+        )
+        # The rows of one change carry the same payload: decode it once, and let the renderer
+        # see that they share it.
+        payloads: dict[str, dict[str, Any]] = {}
+        claimed = [_claimed(row, lease, payloads) for row in values]
+        return sorted(claimed, key=lambda row: row.id)
 
     async def send_batch(self, rows: list[Claimed]) -> int:
         """Sends claimed rows and records the outcome; returns how many were sent. The caller
@@ -175,40 +179,28 @@ class OutboxWorker:
         touching the database (so the next claim can run meanwhile)."""
         margin = timedelta(seconds=self.settings.outbox_lease_seconds / 10)
         unsent = outcome.unsent
-        upcoming = self._render(unsent[0]) if unsent else None
+        # The whole batch first: rendering costs the sender a third as much in one run as
+        # it does between sends, where the processor has gone cold waiting for the server.
+        emails = deque(self._render(row) for row in unsent)
         while unsent:
             row = unsent[0]
-            if self.stopping.is_set() or (
-                row.lease_until is not None and self.clock() > row.lease_until - margin
-            ):
+            if self.stopping.is_set() or self.clock() > row.lease_until - margin:
                 # Out of time or asked to stop: leave the rest to the next claim.
                 return
-            email, upcoming = upcoming, None
-            error: BaseException | None = email if isinstance(email, Exception) else None
-            if isinstance(email, Email):
-                sending = asyncio.ensure_future(
-                    self.mailer.send(email, sender=self.sender.address, recipient=row.to_address)
-                )
-                # Let the send put its first command on the wire, then render the next
-                # message while the server answers.
-                await asyncio.sleep(0)
-                if len(unsent) > 1:
-                    upcoming = self._render(unsent[1])
-                try:
-                    await sending
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
-                    error = failure
-            elif len(unsent) > 1:
-                upcoming = self._render(unsent[1])
+            email = emails.popleft()
             unsent.pop(0)
-            if error is None:
+            try:
+                if isinstance(email, RenderError):
+                    raise email
+                await self.mailer.send(email, sender=self.sender.address, recipient=row.to_address)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError, RenderError) as error:
+                outcome.failed.append((row, error))
+                if not is_about_message(error):
+                    # The server is not taking mail: let the rest wait for their retry.
+                    outcome.failed.extend((other, error) for other in unsent)
+                    unsent.clear()
+            else:
                 outcome.sent.append(row.id)
-                continue
-            outcome.failed.append((row, error))
-            if not is_about_message(error):
-                # The server is not taking mail: let the rest wait for their retry.
-                outcome.failed.extend((other, error) for other in unsent)
-                unsent.clear()
 
     async def _record(self, outcome: _Outcome) -> None:
         """Writes what happened to a batch: SENT in one statement, retries, releases."""
@@ -228,7 +220,7 @@ class OutboxWorker:
 
     def _render(self, row: Claimed) -> Email | RenderError:
         try:
-            return render(row.notice, self.sender)
+            return self.renderer.render(row.notice)
         except Exception as error:
             log.exception("outbox message %s cannot be rendered", row.id)
             return RenderError(f"{type(error).__name__}: {error}")
@@ -330,25 +322,31 @@ class OutboxWorker:
         )
 
 
-_COLUMNS = (
-    "id",
-    "attempts",
-    "lease_until",
-    "reason",
-    "to_address",
-    "to_name",
-    "locale",
-    "payload",
-    "created_at",
-    "recipient_id",
+_CLAIM = """
+UPDATE {table} SET lease_until = {p}1, claimed_by = {p}2, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM {table}
+    WHERE status = {p}3 AND next_attempt_at <= {p}4 AND (lease_until IS NULL OR lease_until < {p}4)
+    ORDER BY id LIMIT {p}5 {lock}
 )
+RETURNING id, attempts, reason, to_address, to_name, locale, payload, created_at, recipient_id
+"""
 
 
-def _claimed(values: dict[str, Any]) -> Claimed:
+def _claimed(
+    values: dict[str, Any], lease_until: datetime, payloads: dict[str, dict[str, Any]]
+) -> Claimed:
+    """A claimed row from the database's own values: SQLite returns text for the JSON and
+    the time, PostgreSQL (asyncpg) a ``str`` for JSONB and a ``datetime``. ``payloads`` holds
+    the payloads decoded so far, by their text."""
+    text, created_at = values["payload"], values["created_at"]
+    payload = payloads.get(text)
+    if payload is None:
+        payload = payloads[text] = json.loads(text)
     return Claimed(
         id=values["id"],
         attempts=values["attempts"],
-        lease_until=values["lease_until"],
+        lease_until=lease_until,
         to_address=values["to_address"],
         notice=Notice(
             id=values["id"],
@@ -356,8 +354,10 @@ def _claimed(values: dict[str, Any]) -> Claimed:
             to_address=values["to_address"],
             to_name=values["to_name"],
             locale=values["locale"],
-            payload=values["payload"],
-            created_at=values["created_at"],
+            payload=payload,
+            created_at=datetime.fromisoformat(created_at)
+            if isinstance(created_at, str)
+            else created_at,
             recipient_id=values["recipient_id"],
         ),
     )

@@ -3,12 +3,17 @@ never breaks them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
 import pytest
 
 from gql_support.accounts.models import Role, User
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
-from gql_support.notify.models import OutboxMessage
+from gql_support.notify.messages import Notice, Renderer, Sender, templates
+from gql_support.notify.models import NoticeReason, OutboxMessage
 from gql_support.notify.transport import MailerConfigError, SmtpConfig, parse_smtp_url
 from tests.conftest import MakePerson
 from tests.notify.conftest import MakeWorker, SmtpServer
@@ -129,6 +134,95 @@ async def test_a_huge_comment_is_cut_in_the_email_with_a_link_to_the_rest(
     assert "longer than this email shows" in text
     assert f"https://desk.example.com/incidents/{incident.number}" in text
     assert "read it whole" in email.part("html")
+
+
+def _parts(data: bytes) -> dict[str, str]:
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return {part.get_content_subtype(): part.get_content() for part in message.iter_parts()} | {
+        "to": str(message["To"])
+    }
+
+
+def test_recipients_of_one_change_each_get_their_own_name_and_links() -> None:
+    # Given one change (one payload, with a file) for three recipients in two languages,
+    # the first two in English
+    payload = {
+        "incident": {"id": 7, "number": 42, "summary": "Export times out"},
+        "actor": "Ann",
+        "description": None,
+        "changes": [{"field": "status", "from": "NEW", "to": "IN_PROGRESS"}],
+        "comment": {"text": "Looking at it", "truncated": False},
+        "references": [],
+        "attachments": [{"id": 5, "name": "trace.log", "size": 2048}],
+    }
+    renderer = Renderer(
+        Sender(
+            mail_from="desk@example.com",
+            public_url="https://desk.example.com",
+            file_link=lambda file_id, user_id: f"https://desk.example.com/f/{file_id}/{user_id}",
+        )
+    )
+    people = [(1, "Ben <b>", "en"), (2, "Cleo", "en-GB"), (3, "Zoé", "fr")]
+
+    # When their emails are rendered one after the other
+    emails = {
+        user_id: _parts(
+            renderer.render(
+                Notice(
+                    id=100 + user_id,
+                    reason=NoticeReason.UPDATED,
+                    to_address=f"u{user_id}@example.com",
+                    to_name=name,
+                    locale=locale,
+                    payload=payload,
+                    created_at=datetime(2026, 11, 29, tzinfo=UTC),
+                    recipient_id=user_id,
+                )
+            ).data
+        )
+        for user_id, name, locale in people
+    }
+
+    # Then each greets its own recipient, with links signed for them, in their language
+    assert emails[1]["plain"].startswith("Hello Ben <b>,")
+    assert "<p>Hello Ben &lt;b&gt;,</p>" in emails[1]["html"]
+    assert emails[2]["plain"].startswith("Hello Cleo,")
+    assert "Ben" not in emails[2]["plain"] + emails[2]["html"]
+    assert emails[3]["plain"].startswith("Bonjour Zoé,")
+    for user_id, email in emails.items():
+        assert f"https://desk.example.com/f/5/{user_id}" in email["plain"]
+        assert f'href="https://desk.example.com/f/5/{user_id}"' in email["html"]
+        assert email["to"].endswith(f"<u{user_id}@example.com>")
+    # and what they share says the same in each language
+    assert "Status: New → In progress" in emails[1]["plain"]
+    assert "Status: New → In progress" in emails[2]["plain"]
+    assert "Statut : Nouveau → En cours" in emails[3]["plain"]
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_templates_are_made_of_blocks_only(language: str) -> None:
+    # The renderer assembles a message from the templates' blocks, in this order: text outside
+    # them would be lost, so the blocks in order must be the whole template.
+    context = {
+        "subject": "S",
+        "reason": "UPDATED",
+        "name": "N",
+        "actor": "A",
+        "number": 1,
+        "description": {"text": "D", "truncated": True},
+        "rows": [{"label": "L", "old": "o", "new": "n"}],
+        "comment": {"text": "C", "truncated": True},
+        "references": [{"label": "R", "url": "https://r.example.com"}],
+        "attachments": [{"name": "f", "size_text": "1 B", "link": "https://f.example.com"}],
+        "link": "https://l.example.com",
+    }
+    for template in templates(language):
+        frame = template.new_context(context)
+        blocks = "".join("".join(block(frame)) for block in template.blocks.values())
+        assert blocks == template.render(context)
+        order = ["head", "greeting", "body", "files", "closing"]
+        assert list(template.blocks) == [name for name in order if name in template.blocks]
 
 
 def test_smtp_urls() -> None:
