@@ -9,12 +9,13 @@ value is folded onto one line before it is set.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,8 @@ def subject_of(notice: Notice, language: str) -> str:
 
 def _header(value: str) -> str:
     """A header value on one line: as is when ASCII, else RFC 2047 encoded words (base64, at
-    most 45 bytes of UTF-8 each, whole characters only), folded between words."""
+    most 39 bytes of UTF-8 each, whole characters only, so that even the first line, behind
+    "Subject: ", keeps to 76 characters), folded between words."""
     value = one_line(value)
     if value.isascii():
         return value
@@ -153,7 +155,7 @@ def _header(value: str) -> str:
     size = 0
     for character in value:
         width = len(character.encode())
-        if size + width > 45:
+        if size + width > 39:
             words.append(chunk)
             chunk, size = "", 0
         chunk += character
@@ -187,6 +189,12 @@ def _blocks(template: Template, context: dict[str, Any], names: Iterable[str]) -
     return {
         name: "".join(template.blocks[name](frame)) for name in names if name in template.blocks
     }
+
+
+@lru_cache(maxsize=64)
+def _date(timestamp: int) -> str:
+    """The Date header of a moment, to the second: the rows of one change share it."""
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC))
 
 
 def _join(shared: dict[str, str], own: dict[str, str]) -> str:
@@ -235,7 +243,7 @@ class Renderer:
         headers = [
             *shared.headers,
             ("To", formataddr((one_line(notice.to_name), notice.to_address), "utf-8")),
-            ("Date", format_datetime(notice.created_at)),
+            ("Date", _date(int(notice.created_at.timestamp()))),
             ("Message-ID", mid),
         ]
         return Email(message_id=mid, data=_compose(headers, text=text, html=html))
@@ -299,9 +307,9 @@ class Renderer:
 def _compose(headers: list[tuple[str, str]], *, text: str, html: str) -> bytes:
     """A multipart/alternative message with base64 UTF-8 parts. Written directly rather than
     through ``email.message``, which costs the sender more than the SMTP exchange does: the
-    header values are ours (one line, ASCII or RFC 2047 encoded) and the bodies are base64,
-    so no user text reaches the message unencoded, and the boundary cannot occur in them
-    ("=_" is never base64)."""
+    header values are ours (one line, ASCII or RFC 2047 encoded words folded with CRLF) and
+    the bodies are base64, so no user text reaches the message unencoded, and the boundary
+    cannot occur in them ("=_" is never base64)."""
     boundary = "=_gql-support_alternative"
     lines = [f"{name}: {value}" for name, value in headers]
     lines += [
@@ -315,7 +323,13 @@ def _compose(headers: list[tuple[str, str]], *, text: str, html: str) -> bytes:
             f'Content-Type: text/{subtype}; charset="utf-8"',
             "Content-Transfer-Encoding: base64",
             "",
-            base64.encodebytes(body.encode()).decode("ascii"),
+            _base64(body),
         ]
     lines += [f"--{boundary}--", ""]
-    return "\n".join(lines).replace("\n", "\r\n").encode("ascii")
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _base64(text: str) -> str:
+    """The text's UTF-8 in base64 lines of 76 characters (RFC 2045), CRLF between them."""
+    encoded = binascii.b2a_base64(text.encode(), newline=False).decode("ascii")
+    return "\r\n".join(encoded[start : start + 76] for start in range(0, len(encoded), 76))

@@ -88,7 +88,8 @@ async def test_smtp_down_during_a_change_then_the_email_arrives_once_it_is_back(
     assert await make_worker(clock).drain() == 0
     assert smtp.inbox.addresses() == [watcher.user.email]
     row = await OutboxMessage.get(id=row.id)
-    assert (row.status, row.last_error) == (OutboxStatus.SENT, None)
+    assert (row.status, row.last_error, row.lease_until) == (OutboxStatus.SENT, None, None)
+    assert row.sent_at == clock.now
 
 
 async def test_a_rolled_back_change_queues_nothing(

@@ -200,6 +200,41 @@ def test_recipients_of_one_change_each_get_their_own_name_and_links() -> None:
     assert "Statut : Nouveau → En cours" in emails[3]["plain"]
 
 
+def test_a_long_subject_in_french_is_folded_with_crlf_and_reads_whole() -> None:
+    # Given a change to an incident whose summary is long and accented, for a French reader
+    summary = "Écran figé à la clôture du mois, impossible de valider les écritures"
+    notice = Notice(
+        id=1,
+        reason=NoticeReason.UPDATED,
+        to_address="zoe@example.com",
+        to_name="Zoé",
+        locale="fr",
+        payload={
+            "incident": {"id": 7, "number": 42, "summary": summary},
+            "actor": "Ann",
+            "description": None,
+            "changes": [],
+            "comment": {"text": "é" * 500, "truncated": False},
+            "references": [],
+            "attachments": [],
+        },
+        created_at=datetime(2026, 11, 29, tzinfo=UTC),
+    )
+
+    # When it is rendered
+    renderer = Renderer(Sender(mail_from="desk@example.com", public_url="https://d.example.com"))
+    raw = renderer.render(notice).data
+
+    # Then every line ends in CRLF (no bare CR or LF), no line is longer than 78 characters,
+    # and the subject and body read whole
+    assert raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    parts = _parts(raw)
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == f"[#42] Nouveau commentaire de Ann : {summary}"
+    assert "é" * 500 in parts["plain"]
+
+
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_templates_are_made_of_blocks_only(language: str) -> None:
     # The renderer assembles a message from the templates' blocks, in this order: text outside
