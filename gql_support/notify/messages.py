@@ -165,11 +165,11 @@ def _header(value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{word}?=" for word in encoded)
 
 
-#: The blocks every template is made of, in order. ``greeting`` and ``files`` (the name, and
-#: download links signed for one recipient) are rendered for each recipient; the others are
-#: the same for every recipient of a change who reads the same language for the same reason.
+#: The blocks every template is made of, in order. All but two read the same for every
+#: recipient of a change (in one language, for one reason) and are rendered once for them
+#: all; ``greeting`` sees only the recipient's name, and ``files`` only the attached files,
+#: with download links signed for the recipient.
 _BLOCKS = ("head", "greeting", "body", "files", "closing")
-_PER_RECIPIENT = frozenset({"greeting", "files"})
 
 
 @cache
@@ -191,6 +191,22 @@ def _blocks(template: Template, context: dict[str, Any], names: Iterable[str]) -
     }
 
 
+@lru_cache(maxsize=4096)
+def _greeting(language: str, name: str) -> tuple[str, str]:
+    """The greeting of the text and HTML parts: the same people get most of the email."""
+    text_template, html_template = templates(language)
+    context = {"name": name}
+    return (
+        _blocks(text_template, context, ["greeting"])["greeting"],
+        _blocks(html_template, context, ["greeting"])["greeting"],
+    )
+
+
+@lru_cache(maxsize=4096)
+def _to(name: str, address: str) -> str:
+    return formataddr((one_line(name), address), "utf-8")
+
+
 @lru_cache(maxsize=64)
 def _date(timestamp: int) -> str:
     """The Date header of a moment, to the second: the rows of one change share it."""
@@ -208,7 +224,6 @@ class _Shared:
     #: The payload this was rendered from, compared by identity: the worker decodes the
     #: payload of a change's rows once, so they share it.
     payload: dict[str, Any]
-    context: dict[str, Any]
     headers: list[tuple[str, str]]
     text: dict[str, str]
     html: dict[str, str]
@@ -233,19 +248,21 @@ class Renderer:
         shared = self._shared.get((language, notice.reason))
         if shared is None or shared.payload is not notice.payload:
             shared = self._shared[(language, notice.reason)] = self._render_shared(notice, language)
-        context = {**shared.context, "name": notice.to_name, "attachments": self._files(notice)}
-        text_template, html_template = templates(language)
-        own_text = _blocks(text_template, context, _PER_RECIPIENT)
-        own_html = _blocks(html_template, context, _PER_RECIPIENT)
-        text = _join(shared.text, own_text)
-        html = _join(shared.html, own_html)
+        greeting_text, greeting_html = _greeting(language, notice.to_name)
+        own_text, own_html = {"greeting": greeting_text}, {"greeting": greeting_html}
+        if notice.payload["attachments"]:
+            files = {"attachments": self._files(notice)}
+            text_template, html_template = templates(language)
+            own_text |= _blocks(text_template, files, ["files"])
+            own_html |= _blocks(html_template, files, ["files"])
         mid = message_id(notice.id, self.sender.domain)
         headers = [
             *shared.headers,
-            ("To", formataddr((one_line(notice.to_name), notice.to_address), "utf-8")),
+            ("To", _to(notice.to_name, notice.to_address)),
             ("Date", _date(int(notice.created_at.timestamp()))),
             ("Message-ID", mid),
         ]
+        text, html = _join(shared.text, own_text), _join(shared.html, own_html)
         return Email(message_id=mid, data=_compose(headers, text=text, html=html))
 
     def _files(self, notice: Notice) -> list[dict[str, Any]]:
@@ -284,12 +301,13 @@ class Renderer:
             "references": payload["references"],
             "link": incident_link(self.sender.public_url, incident["number"]),
         }
-        shared_blocks = [name for name in _BLOCKS if name not in _PER_RECIPIENT]
+        # Without files, the files block reads the same for all (nothing).
+        shared_blocks = [name for name in _BLOCKS if name != "greeting"]
+        context["attachments"] = []
         text_template, html_template = templates(language)
         thread = thread_id(incident["id"], self.sender.domain)
         return _Shared(
             payload=payload,
-            context=context,
             headers=[
                 ("Subject", _header(subject)),
                 ("From", self.sender.from_header),
