@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 PREFIX = "GQL_SUPPORT_"
+#: A number read from the environment: whole or not, as its default is.
+N = TypeVar("N", int, float)
 #: Where links in email point when GQL_SUPPORT_PUBLIC_URL is unset: what ``make run`` serves.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -73,28 +77,19 @@ class Settings:
                 return False
             raise ValueError(f"{PREFIX}{name} must be true or false, not {value!r}")
 
-        def integer(name: str, default: int) -> int:
+        def number(name: str, default: N, minimum: N, maximum: float = math.inf) -> N:
+            """A number within bounds, whole when the default is."""
             value = environ.get(PREFIX + name)
             if value is None:
                 return default
             try:
-                number = int(value)
+                parsed = type(default)(value)
             except ValueError:
-                raise ValueError(f"{PREFIX}{name} must be a whole number, not {value!r}") from None
-            if number <= 0:
-                raise ValueError(f"{PREFIX}{name} must be positive, not {value!r}")
-            return number
-
-        def number(name: str, default: float, minimum: float) -> float:
-            value = environ.get(PREFIX + name)
-            if value is None:
-                return default
-            try:
-                parsed = float(value)
-            except ValueError:
-                raise ValueError(f"{PREFIX}{name} must be a number, not {value!r}") from None
-            if not parsed >= minimum:
-                raise ValueError(f"{PREFIX}{name} must be at least {minimum}, not {value!r}")
+                kind = "a whole number" if isinstance(default, int) else "a number"
+                raise ValueError(f"{PREFIX}{name} must be {kind}, not {value!r}") from None
+            if not minimum <= parsed <= maximum:
+                most = f" and at most {maximum}" if maximum < math.inf else ""
+                raise ValueError(f"{PREFIX}{name} must be at least {minimum}{most}, not {value!r}")
             return parsed
 
         def text(name: str) -> str | None:
@@ -117,21 +112,22 @@ class Settings:
             attachments_s3_region=text("ATTACHMENTS_S3_REGION"),
             attachments_s3_access_key_id=text("ATTACHMENTS_S3_ACCESS_KEY_ID"),
             attachments_s3_secret_access_key=text("ATTACHMENTS_S3_SECRET_ACCESS_KEY"),
-            attachment_max_bytes=integer("ATTACHMENT_MAX_BYTES", defaults.attachment_max_bytes),
-            attachments_per_request=integer(
-                "ATTACHMENTS_PER_REQUEST", defaults.attachments_per_request
+            attachment_max_bytes=number("ATTACHMENT_MAX_BYTES", defaults.attachment_max_bytes, 1),
+            attachments_per_request=number(
+                "ATTACHMENTS_PER_REQUEST", defaults.attachments_per_request, 1
             ),
-            attachment_link_ttl=integer("ATTACHMENT_LINK_TTL", defaults.attachment_link_ttl),
+            attachment_link_ttl=number("ATTACHMENT_LINK_TTL", defaults.attachment_link_ttl, 1),
             secret_key=text("SECRET_KEY") or defaults.secret_key,
             public_url=(text("PUBLIC_URL") or "").rstrip("/") or None,
             smtp_url=text("SMTP_URL") or defaults.smtp_url,
             mail_from=text("MAIL_FROM") or defaults.mail_from,
             mail_dir=text("MAIL_DIR") or defaults.mail_dir,
             outbox_in_serve=flag("OUTBOX_IN_SERVE", defaults.outbox_in_serve),
-            outbox_batch_size=int(number("OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, 1)),
+            # A batch's ids are one statement's parameters: both databases take up to 32,766.
+            outbox_batch_size=number("OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, 1, 10_000),
             outbox_poll_seconds=number("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, 0.01),
             outbox_lease_seconds=number("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds, 1),
-            outbox_max_attempts=int(number("OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, 1)),
+            outbox_max_attempts=number("OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, 1),
             outbox_retry_base_seconds=number(
                 "OUTBOX_RETRY_BASE_SECONDS", defaults.outbox_retry_base_seconds, 0
             ),
