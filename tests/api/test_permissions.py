@@ -12,78 +12,7 @@ import pytest
 from gql_support.accounts.models import Role
 from gql_support.api.ids import to_global_id
 from tests.conftest import GraphQLClient, MakePerson, Person
-
-INCIDENT_FIELDS = """
-    id number version status type impact urgency priority dueDate task
-    reporter { name } assignedTo { name } supportedBy { name } watchers { name }
-"""
-
-REPORT = f"""
-mutation Report($input: ReportIncidentInput!) {{
-  reportIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-ASSIGN = f"""
-mutation Assign($input: AssignIncidentInput!) {{
-  assignIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-UPDATE_STATUS = f"""
-mutation Status($input: UpdateStatusInput!) {{
-  updateStatus(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-SAVE = f"""
-mutation Save($input: SaveIncidentInput!) {{
-  saveIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-ADD_COMMENT = """
-mutation Comment($input: AddCommentInput!) {
-  addComment(input: $input) {
-    comment { body author { name } }
-    incident { version comments { totalCount } }
-    errors { code message field }
-  }
-}
-"""
-
-WATCH = f"""
-mutation Watch($input: WatchIncidentInput!) {{
-  watchIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-SNAPSHOT = f"""
-query Snapshot($id: ID!) {{
-  incident(id: $id) {{
-    {INCIDENT_FIELDS}
-    comments {{ totalCount }}
-    references {{ label }}
-    history(first: 100) {{ totalCount }}
-  }}
-  incidents {{ totalCount }}
-}}
-"""
+from tests.documents import ADD_COMMENT, ASSIGN, REPORT, SAVE, SNAPSHOT, UPDATE_STATUS, WATCH
 
 DUE = "2031-05-01T12:00:00+00:00"
 

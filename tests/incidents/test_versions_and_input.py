@@ -12,57 +12,7 @@ import pytest
 
 from gql_support.accounts.models import Role
 from tests.conftest import GraphQLClient, MakePerson, Person
-
-INCIDENT_FIELDS = """
-    id number version status type impact urgency priority dueDate task
-    assignedTo { name } supportedBy { name } watchers { name }
-"""
-
-REPORT = f"""
-mutation Report($input: ReportIncidentInput!) {{
-  reportIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-ASSIGN = f"""
-mutation Assign($input: AssignIncidentInput!) {{
-  assignIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-UPDATE_STATUS = f"""
-mutation Status($input: UpdateStatusInput!) {{
-  updateStatus(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-SAVE = f"""
-mutation Save($input: SaveIncidentInput!) {{
-  saveIncident(input: $input) {{
-    incident {{ {INCIDENT_FIELDS} }}
-    errors {{ code message field }}
-  }}
-}}
-"""
-
-ADD_COMMENT = """
-mutation Comment($input: AddCommentInput!) {
-  addComment(input: $input) {
-    comment { body }
-    incident { version }
-    errors { code message field }
-  }
-}
-"""
+from tests.documents import ADD_COMMENT, ASSIGN, REPORT, SAVE, SNAPSHOT, UPDATE_STATUS
 
 OPERATIONS = {
     "reportIncident": REPORT,
@@ -72,17 +22,6 @@ OPERATIONS = {
     "addComment": ADD_COMMENT,
 }
 
-SNAPSHOT = f"""
-query Snapshot($id: ID!) {{
-  incident(id: $id) {{
-    {INCIDENT_FIELDS}
-    comments {{ totalCount }}
-    references {{ label url }}
-    history(first: 100) {{ totalCount }}
-  }}
-  incidents {{ totalCount }}
-}}
-"""
 
 HISTORY = """
 query History($id: ID!) {
