@@ -1,4 +1,5 @@
-"""Numbers read from the environment: whole where they count things, and within bounds."""
+"""Settings read from the environment: the mail variables, and numbers, whole where they count
+things and within bounds."""
 
 from __future__ import annotations
 
@@ -7,6 +8,25 @@ import re
 import pytest
 
 from gql_support.settings import Settings
+
+
+def test_settings_read_the_mail_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "GQL_SUPPORT_SMTP_URL": "smtps://u:p@mail.example.com",
+            "GQL_SUPPORT_MAIL_FROM": "Desk <desk@example.com>",
+            "GQL_SUPPORT_PUBLIC_URL": "https://desk.example.com/",
+            "GQL_SUPPORT_OUTBOX_IN_SERVE": "false",
+            "GQL_SUPPORT_OUTBOX_BATCH_SIZE": "25",
+            "GQL_SUPPORT_OUTBOX_MAX_ATTEMPTS": "3",
+        }
+    )
+    assert settings.smtp_url == "smtps://u:p@mail.example.com"
+    assert settings.public_url == "https://desk.example.com"
+    assert (settings.outbox_in_serve, settings.outbox_batch_size) == (False, 25)
+    assert settings.outbox_max_attempts == 3
+    with pytest.raises(ValueError, match="OUTBOX_BATCH_SIZE"):
+        Settings.from_env({"GQL_SUPPORT_OUTBOX_BATCH_SIZE": "0"})
 
 
 def test_numbers_are_read_as_whole_or_not_as_their_setting_is() -> None:

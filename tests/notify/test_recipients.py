@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gql_support.accounts.models import Role, User
 from gql_support.notify.models import NoticeReason
 from gql_support.notify.recipients import ChangeKind, Involvement, recipients, render_markdown
-from gql_support.settings import Settings
 from tests.conftest import GraphQLClient, MakePerson, Person
 from tests.notify.conftest import MakeWorker, SmtpServer
 
@@ -327,22 +324,3 @@ def test_one_email_per_person_the_first_matching_rule_deciding() -> None:
         1: NoticeReason.RECEIPT,
         2: NoticeReason.REPORTED,
     }
-
-
-def test_settings_read_the_mail_variables() -> None:
-    settings = Settings.from_env(
-        {
-            "GQL_SUPPORT_SMTP_URL": "smtps://u:p@mail.example.com",
-            "GQL_SUPPORT_MAIL_FROM": "Desk <desk@example.com>",
-            "GQL_SUPPORT_PUBLIC_URL": "https://desk.example.com/",
-            "GQL_SUPPORT_OUTBOX_IN_SERVE": "false",
-            "GQL_SUPPORT_OUTBOX_BATCH_SIZE": "25",
-            "GQL_SUPPORT_OUTBOX_MAX_ATTEMPTS": "3",
-        }
-    )
-    assert settings.smtp_url == "smtps://u:p@mail.example.com"
-    assert settings.public_url == "https://desk.example.com"
-    assert (settings.outbox_in_serve, settings.outbox_batch_size) == (False, 25)
-    assert settings.outbox_max_attempts == 3
-    with pytest.raises(ValueError, match="OUTBOX_BATCH_SIZE"):
-        Settings.from_env({"GQL_SUPPORT_OUTBOX_BATCH_SIZE": "0"})
