@@ -9,7 +9,6 @@ value is folded onto one line before it is set.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -300,10 +299,10 @@ class Renderer:
             "comment": payload["comment"],
             "references": payload["references"],
             "link": incident_link(self.sender.public_url, incident["number"]),
+            # Without files, the files block reads the same for all (nothing).
+            "attachments": [],
         }
-        # Without files, the files block reads the same for all (nothing).
         shared_blocks = [name for name in _BLOCKS if name != "greeting"]
-        context["attachments"] = []
         text_template, html_template = templates(language)
         thread = thread_id(incident["id"], self.sender.domain)
         return _Shared(
@@ -349,5 +348,5 @@ def _compose(headers: list[tuple[str, str]], *, text: str, html: str) -> bytes:
 
 def _base64(text: str) -> str:
     """The text's UTF-8 in base64 lines of 76 characters (RFC 2045), CRLF between them."""
-    encoded = binascii.b2a_base64(text.encode(), newline=False).decode("ascii")
+    encoded = base64.b64encode(text.encode()).decode("ascii")
     return "\r\n".join(encoded[start : start + 76] for start in range(0, len(encoded), 76))
