@@ -15,7 +15,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,13 @@ async def _pg_admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test, and every process it starts, works in its own temporary folder: whatever
+    a default setting writes relative to the working directory stays out of the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -120,18 +127,21 @@ async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator
     EXECUTOR_CACHE.clear()
     # Change ids start again in every test database: start with a bus that has seen none.
     bus.use(bus.InProcessBus())
-    attachments_dir = str(tmp_path / "attachments")
+    # Files and email stay under the test's own directory, never in the checkout.
+    folders = Settings(
+        attachments_dir=str(tmp_path / "attachments"), mail_dir=str(tmp_path / "mail")
+    )
     if backend == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(template, path)
-        settings = Settings(database_url=f"sqlite://{path}", attachments_dir=attachments_dir)
+        settings = replace(folders, database_url=f"sqlite://{path}")
         await db.open_database(settings)
         yield settings
         await db.close_database()
         return
     name = f"gqls_test_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    settings = Settings(database_url=_pg_url(name), attachments_dir=attachments_dir)
+    settings = replace(folders, database_url=_pg_url(name))
     try:
         await db.open_database(settings)
         yield settings
@@ -198,8 +208,8 @@ class GraphQLClient:
         """Posts an operation with files, as the GraphQL multipart request specification says:
         each file replaces a null at ``variables.<at>.<n>``. Sends Apollo-Require-Preflight
         unless ``headers`` say otherwise."""
-        operations = {"query": query, "variables": variables}
-        target = operations["variables"]
+        operations: dict[str, Any] = {"query": query, "variables": variables}
+        target: Any = operations["variables"]
         *parents, leaf = at.split(".")
         for part in parents:
             target = target[part]
@@ -258,6 +268,7 @@ async def start_cli(settings: Settings, *args: str, **env: str) -> asyncio.subpr
         "GQL_SUPPORT_ATTACHMENTS_DIR": settings.attachments_dir,
         "GQL_SUPPORT_SMTP_URL": settings.smtp_url,
         "GQL_SUPPORT_MAIL_FROM": settings.mail_from,
+        "GQL_SUPPORT_MAIL_DIR": settings.mail_dir,
         **env,
     }
     return await asyncio.create_subprocess_exec(

@@ -10,7 +10,8 @@ from graphql.utilities import find_breaking_changes
 from gql_support.api.schema import build_schema as build_app_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
+#: A copy of the public API contract (JustPerform's vocabulary) that the schema must keep.
+CONTRACT = ROOT / "schema" / "contract.graphql"
 COMMITTED = ROOT / "schema" / "schema.graphql"
 
 

@@ -99,6 +99,11 @@ class Hub:
         finally:
             self._feeds.discard(feed)
 
+    @property
+    def subscriber_count(self) -> int:
+        """How many feeds are open: what a client can wait on before it expects changes."""
+        return len(self._feeds)
+
 
 class InProcessBus:
     """Delivers to this process only: right for one process on the embedded database."""

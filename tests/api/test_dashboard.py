@@ -454,7 +454,7 @@ async def test_cursors_survive_ties_across_page_boundaries(
             assert seen == expected, (field, direction)
 
 
-def _cursor(data: list[Any]) -> str:
+def _cursor(data: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 

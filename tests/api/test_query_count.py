@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
@@ -50,6 +51,7 @@ class _Statements(logging.Handler):
                 return
             self.sql.append(message)
             return
+        assert isinstance(record.args, tuple)
         self.sql.append(str(record.args[0]))
 
 
@@ -70,7 +72,7 @@ def statements() -> Iterator[list[str]]:
 
 async def dashboard_statements(
     gql: GraphQLClient, viewer: Person, first: int
-) -> tuple[list[str], list[dict[str, object]]]:
+) -> tuple[list[str], list[dict[str, Any]]]:
     with statements() as sql:
         data = await gql.execute(DASHBOARD, {"first": first}, as_=viewer)
     nodes = data["incidents"]["nodes"]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import websockets
 from tortoise import connections
+from websockets.typing import Subprotocol
 
 from gql_support.accounts.models import Role
 from gql_support.settings import Settings
@@ -26,6 +27,7 @@ mutation Report($description: String!) {
 }
 """
 UPDATES = "subscription { incidentUpdates { kind incident { number description } } }"
+GRAPHQL_WS = [Subprotocol("graphql-transport-ws")]
 
 
 @pytest.fixture
@@ -44,7 +46,11 @@ def _free_port() -> int:
 async def _server(settings: Settings) -> AsyncIterator[str]:
     """A real ``uvicorn`` process serving the app on the test's database."""
     port = _free_port()
-    env = {**os.environ, "GQL_SUPPORT_DATABASE_URL": settings.database_url}
+    env = {
+        **os.environ,
+        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
+        "GQL_SUPPORT_MAIL_DIR": settings.mail_dir,
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "gql_support.api.app:app_from_env", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -89,7 +95,7 @@ async def test_a_change_made_on_one_process_reaches_a_subscriber_on_another(
     user = await make_person(Role.USER)
     async with _server(settings) as first, _server(settings) as second:
         url = first.replace("http", "ws", 1) + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with websockets.connect(url, subprotocols=GRAPHQL_WS) as ws:
             init = {"authorization": f"Bearer {user.token}"}
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             assert json.loads(await ws.recv())["type"] == "connection_ack"

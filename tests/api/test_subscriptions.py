@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from gql_support.accounts.models import Role
 from gql_support.api import subscriptions
@@ -30,7 +31,7 @@ subscription Updates($filter: IncidentFilter) {
 """
 DASHBOARD = "subscription { dashboardUpdates { total open } }"
 #: Time for a new subscription to reach the bus before the test makes a change.
-SETTLE = 0.5
+GRAPHQL_WS = [Subprotocol("graphql-transport-ws")]
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def server_url(live_server: str) -> str:
 async def _subscribe(
     url: str, token: str | None, query: str, variables: dict[str, Any] | None = None
 ) -> websockets.ClientConnection:
-    socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    socket = await websockets.connect(url, subprotocols=GRAPHQL_WS)
     payload = {} if token is None else {"authorization": f"Bearer {token}"}
     await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
     assert json.loads(await socket.recv())["type"] == "connection_ack"
@@ -55,6 +56,19 @@ async def _subscribe(
         )
     )
     return socket
+
+
+async def _listening(subscribers: int) -> None:
+    """Waits until this many (shared) incidentUpdates subscribers have joined executions that
+    are listening to the hub: from then on, every committed change reaches them."""
+    hub = bus.current().hub
+    async with asyncio.timeout(5):
+        while True:
+            broadcasts = list(hub.shared.get("broadcasts", {}).values())
+            joined = sum(len(broadcast.queues) for broadcast in broadcasts)
+            if joined >= subscribers and hub.subscriber_count >= len(broadcasts):
+                return
+            await asyncio.sleep(0.01)
 
 
 async def _next(socket: websockets.ClientConnection) -> dict[str, Any]:
@@ -75,7 +89,7 @@ async def _close_code(socket: websockets.ClientConnection) -> int | None:
 
 async def test_a_connection_without_a_valid_token_is_closed_4403(server_url: str) -> None:
     for payload in ({}, {"Authorization": "Bearer gqls_wrong"}):
-        socket = await websockets.connect(server_url, subprotocols=["graphql-transport-ws"])
+        socket = await websockets.connect(server_url, subprotocols=GRAPHQL_WS)
         await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), timeout=5)
@@ -92,7 +106,7 @@ async def test_subscribers_see_committed_changes_that_match_their_filter(
     in_progress = await _subscribe(
         server_url, agent.token, UPDATES, {"filter": {"status": ["IN_PROGRESS"]}}
     )
-    await asyncio.sleep(SETTLE)
+    await _listening(2)
 
     incident = await service.report_incident(actor=manager.user, description="Printer jam")
     created = await _next(everything)
@@ -145,7 +159,7 @@ async def test_a_dashboard_hears_of_an_incident_leaving_its_filter(
     agent = await make_person(Role.AGENT, name="Ada")
     leaving = await service.report_incident(actor=manager.user, description="Will leave")
     socket = await _subscribe(server_url, manager.token, UPDATES, {"filter": {"status": ["NEW"]}})
-    await asyncio.sleep(SETTLE)
+    await _listening(1)
 
     # When the incident moves out of the filter, the subscriber is told (to drop the row)
     await service.edit_incident(
@@ -192,14 +206,14 @@ async def test_a_subscriber_too_far_behind_is_closed_with_4008(
     monkeypatch.setattr(bus, "QUEUE_SIZE", 4)
     user = await make_person(Role.USER)
     slow = await _subscribe(server_url, user.token, UPDATES)
-    await asyncio.sleep(SETTLE)
+    await _listening(1)
     # A flood faster than the subscriber's queue holds (ids of changes that do not exist)
     for change_id in range(1_000, 1_020):
         bus.current().hub.deliver(change_id)
     assert await _close_code(slow) == 4008
     # And the others are not held back: a new subscriber still gets the next change
     other = await _subscribe(server_url, user.token, UPDATES)
-    await asyncio.sleep(SETTLE)
+    await _listening(1)
     await service.report_incident(actor=user.user, description="After the flood")
     assert (await _next(other))["incidentUpdates"]["kind"] == "CREATED"
     await other.close()
@@ -209,7 +223,7 @@ async def test_the_legacy_graphql_ws_protocol_is_spoken_too(
     server_url: str, make_person: MakePerson
 ) -> None:
     user = await make_person(Role.USER)
-    socket = await websockets.connect(server_url, subprotocols=["graphql-ws"])
+    socket = await websockets.connect(server_url, subprotocols=[Subprotocol("graphql-ws")])
     await socket.send(
         json.dumps(
             {"type": "connection_init", "payload": {"Authorization": f"Bearer {user.token}"}}
@@ -237,7 +251,7 @@ async def _statements_for_one_change(
     server_url: str, subscribers: list[Person], reporter: Person
 ) -> list[str]:
     sockets = [await _subscribe(server_url, s.token, SHARED) for s in subscribers]
-    await asyncio.sleep(SETTLE)
+    await _listening(len(sockets))
     with statements() as sql:
         await service.report_incident(actor=reporter.user, description="Shared")
         received = [(await _next(ws))["incidentUpdates"] for ws in sockets]
@@ -276,7 +290,7 @@ async def test_a_deactivated_viewer_hears_no_more_while_the_others_do(
     leaving = await make_person(Role.AGENT)
     kept = await _subscribe(server_url, staying.token, SHARED)
     dropped = await _subscribe(server_url, leaving.token, SHARED)
-    await asyncio.sleep(SETTLE)
+    await _listening(2)
     leaving.user.is_active = False
     await leaving.user.save()
 

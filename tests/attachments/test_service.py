@@ -26,7 +26,7 @@ from tests.conftest import MakePerson
 class Upload(Source):
     def __init__(self, filename: str, content: bytes) -> None:
         super().__init__(content)
-        self.filename = filename
+        self.filename: str | None = filename
 
 
 def _store(settings: Settings) -> AttachmentStore:

@@ -37,7 +37,7 @@ class Received:
     def part(self, subtype: str) -> str:
         body = self.message.get_body(preferencelist=(subtype,))
         assert body is not None
-        return str(body.get_content())  # type: ignore[attr-defined]
+        return str(body.get_content())
 
 
 @dataclass

@@ -53,8 +53,8 @@ async def test_a_comment_email_lists_its_files_with_working_links(
 
         # Then the reporter's email names the file, its size, and a link made for her
         receipt, mail = smtp.inbox.to(reporter.user.email)
-        assert "printer.log" not in receipt.message.get_body(("plain",)).get_content()
-        text = mail.message.get_body(("plain",)).get_content()
+        assert "printer.log" not in receipt.part("plain")
+        text = mail.part("plain")
         assert "printer.log (2.0 KB)" in text
         link = re.search(r"printer\.log \(2\.0 KB\): (\S+)", text)
         assert link is not None
