@@ -21,7 +21,6 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import aiosmtplib
@@ -90,7 +89,7 @@ async def _reset() -> None:
 
 
 async def _plain(settings: Settings, port: int) -> float:
-    worker = OutboxWorker(replace(settings, outbox_batch_size=1_000_000))
+    worker = OutboxWorker(settings.model_copy(update={"outbox_batch_size": 1_000_000}))
     await _reset()
     claimed = await worker.claim()  # the same rows, with no limit, to render them beforehand
     await OutboxMessage.all().update(lease_until=None)
@@ -121,7 +120,7 @@ async def main(url: str, count: int) -> None:
     sink, port = await _sink()
     try:
         await _queue(count)
-        settings = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}")
+        settings = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{port}"})
         total = await OutboxMessage.all().count()
         print(f"{total} messages, {url.split(':', 1)[0]}, SMTP sink in its own process")
         print("round  plain msg/s  outbox msg/s  outbox/plain")

@@ -182,6 +182,12 @@ def outbox_retry(settings: Settings, args: argparse.Namespace) -> int:
     return _with_database(settings, work)
 
 
+def config(settings: Settings, args: argparse.Namespace) -> int:
+    for variable, value in settings.effective().items():
+        print(f"{variable}={value}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gql-support", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +199,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
+    commands.add_parser(
+        "config", help="print the effective configuration, secrets hidden"
+    ).set_defaults(handler=config)
 
     worker_cmd = commands.add_parser("worker", help="send queued email (apart from serve)")
     worker_cmd.add_argument("--once", action="store_true", help="send what is due, then exit")
@@ -247,7 +256,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         return int(args.handler(settings, args))
     except DomainError as error:

@@ -1,140 +1,164 @@
-"""The one place configuration is read: ``GQL_SUPPORT_*`` environment variables."""
+"""The one place configuration is read: ``GQL_SUPPORT_*`` environment variables (and a ``.env``
+file in the working directory), each declared once below with its type, default, bounds and
+meaning. The README's configuration table is generated from these declarations
+(``python -m gql_support.settings``) and a test keeps the two equal."""
 
 from __future__ import annotations
 
-import math
-import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "GQL_SUPPORT_"
-#: A number read from the environment: whole or not, as its default is.
-N = TypeVar("N", int, float)
 #: Where links in email point when GQL_SUPPORT_PUBLIC_URL is unset: what ``make run`` serves.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """Everything the server can be told from outside, with the embedded defaults."""
+class Settings(BaseSettings):
+    """Everything the server can be told from outside, with the embedded defaults. Building one
+    reads the environment; keyword arguments (as tests pass them) take precedence."""
 
-    database_url: str = "sqlite://var/gql-support.sqlite3"
-    debug: bool = False
-    graphiql: bool = True
-    demo_data: bool = True
-    #: Redis for the live-update bus; unset: PostgreSQL LISTEN/NOTIFY, or in-process on SQLite.
-    redis_url: str | None = None
-    #: Browser origins, besides the server's own, that may open a subscription WebSocket.
-    allowed_origins: tuple[str, ...] = ()
-    #: Where attached files live when no S3 bucket is set.
-    attachments_dir: str = "var/attachments"
-    #: An S3 (or S3-compatible) bucket for attachments, for deployments with several hosts.
-    attachments_s3_bucket: str | None = None
-    attachments_s3_endpoint_url: str | None = None
-    attachments_s3_region: str | None = None
-    attachments_s3_access_key_id: str | None = None
-    attachments_s3_secret_access_key: str | None = field(default=None, repr=False)
-    attachment_max_bytes: int = 25 * 1024 * 1024
-    attachments_per_request: int = 10
-    #: Seconds a signed download link stays valid.
-    attachment_link_ttl: int = 3600
-    #: Signs download links; a random one (links die with the process) unless set.
-    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-    #: The server's address as users reach it, for links (an incident in email is
-    #: ``/incidents/<number>``); unset: the request's own address, or ``DEFAULT_PUBLIC_URL``
-    #: where there is no request (email).
-    public_url: str | None = None
-    #: Where email goes: smtp://[user:pass@]host[:port][?starttls=true&timeout=S] or smtps://...
-    #: Empty means no SMTP server: each message is written as an .eml file under ``mail_dir``.
-    smtp_url: str = ""
-    mail_from: str = "gql-support <noreply@gql-support.invalid>"
-    mail_dir: str = "var/mail"
-    #: Whether ``serve`` drains the outbox itself (turn off when ``gql-support worker`` runs apart).
-    outbox_in_serve: bool = True
-    outbox_batch_size: int = 100
-    outbox_poll_seconds: float = 5.0
-    #: How long a worker owns the rows it claimed, after which another worker takes them over.
-    outbox_lease_seconds: float = 300.0
-    outbox_max_attempts: int = 10
-    outbox_retry_base_seconds: float = 30.0
-    outbox_retry_max_seconds: float = 3600.0
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    database_url: str = Field(
+        "sqlite://var/gql-support.sqlite3",
+        description="any Tortoise URL, e.g. `postgres://user:pass@host:5432/db`",
+    )
+    debug: bool = Field(
+        False, description="unexpected errors shown to clients in full, Starlette debug pages"
+    )
+    graphiql: bool = Field(True, description="serve GraphiQL on `GET /graphql`")
+    demo_data: bool = Field(
+        True, description="`serve` seeds demo users and incidents into an empty database"
+    )
+    redis_url: str | None = Field(
+        None,
+        description="carry live updates over Redis pub/sub (e.g. `redis://127.0.0.1:6379/0`) "
+        "instead of PostgreSQL's LISTEN/NOTIFY",
+    )
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="comma-separated browser origins, besides the server's own, that may open "
+        "the subscription WebSocket",
+    )
+    attachments_dir: str = Field(
+        "var/attachments",
+        description="where attached files are stored (when no S3 bucket is set)",
+    )
+    attachments_s3_bucket: str | None = Field(
+        None, description="store attached files in this S3 bucket instead (for several hosts)"
+    )
+    attachments_s3_endpoint_url: str | None = Field(
+        None, description="an S3-compatible service (MinIO, Ceph…); unset is AWS"
+    )
+    attachments_s3_region: str | None = Field(None, description="the bucket's region")
+    attachments_s3_access_key_id: str | None = Field(
+        None, description="S3 key id; unset uses boto3's own chain (e.g. an instance role)"
+    )
+    attachments_s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret key, with the key id"
+    )
+    attachment_max_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="largest file accepted, in bytes (25 MiB)"
+    )
+    attachments_per_request: int = Field(10, ge=1, description="most files in one mutation")
+    attachment_link_ttl: int = Field(
+        3600, ge=1, description="seconds a signed download link (`Attachment.url`) stays valid"
+    )
+    secret_key: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        description="signs download links: set it (the same on every host) so links survive "
+        "restarts; unset, a random one per process",
+    )
+    public_url: str | None = Field(
+        None,
+        description="the server's address as users reach it, for links: `Attachment.url` "
+        "(unset: the request's own address) and email (`<PUBLIC_URL>/incidents/<number>`, file "
+        f"links; unset: `{DEFAULT_PUBLIC_URL}`)",
+    )
+    smtp_url: str = Field(
+        "",
+        description="`smtp://[user:pass@]host[:25][?starttls=true][&timeout=30]` or "
+        "`smtps://user:pass@host[:465]`; empty writes `.eml` files instead. `starttls=true` "
+        "fails rather than send in clear when the server lacks STARTTLS; user and password "
+        "are URL-encoded",
+    )
+    mail_from: str = Field(
+        "gql-support <noreply@gql-support.invalid>",
+        description="From header and envelope sender; its domain ends every Message-ID",
+    )
+    mail_dir: str = Field("var/mail", description="where `.eml` files go when there is no SMTP URL")
+    outbox_in_serve: bool = Field(
+        True,
+        description="`serve` drains the outbox itself; turn off when `gql-support worker` runs "
+        "apart",
+    )
+    # A batch's ids are one statement's parameters: both databases take up to 32,766.
+    outbox_batch_size: int = Field(100, ge=1, le=10_000, description="rows a worker claims at once")
+    outbox_poll_seconds: float = Field(
+        5.0,
+        ge=0.01,
+        allow_inf_nan=False,
+        description="how often a worker looks for due rows (the one in `serve` is also woken "
+        "by each commit)",
+    )
+    outbox_lease_seconds: float = Field(
+        300.0,
+        ge=1,
+        allow_inf_nan=False,
+        description="how long claimed rows stay a worker's; after that a crashed worker's rows "
+        "are taken over",
+    )
+    outbox_max_attempts: int = Field(
+        10, ge=1, description="tries before a row is FAILED (a 5xx refusal fails it at once)"
+    )
+    outbox_retry_base_seconds: float = Field(
+        30.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="first retry delay, doubled each try, jittered down by up to half…",
+    )
+    outbox_retry_max_seconds: float = Field(
+        3600.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="…and capped here (the defaults keep retrying for about four hours)",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _without_trailing_slash(cls, value: str | None) -> str | None:
+        return (value or "").rstrip("/") or None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Reads the settings from ``GQL_SUPPORT_*`` variables; unset ones keep their default."""
-        defaults = cls()
-
-        def flag(name: str, default: bool) -> bool:
-            value = environ.get(PREFIX + name)
-            if value is None:
-                return default
-            if value.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if value.lower() in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(f"{PREFIX}{name} must be true or false, not {value!r}")
-
-        def number(name: str, default: N, minimum: N, maximum: float = math.inf) -> N:
-            """A number within bounds, whole when the default is."""
-            value = environ.get(PREFIX + name)
-            if value is None:
-                return default
-            try:
-                parsed = type(default)(value)
-            except ValueError:
-                kind = "a whole number" if isinstance(default, int) else "a number"
-                raise ValueError(f"{PREFIX}{name} must be {kind}, not {value!r}") from None
-            if not minimum <= parsed <= maximum:
-                most = f" and at most {maximum}" if maximum < math.inf else ""
-                raise ValueError(f"{PREFIX}{name} must be at least {minimum}{most}, not {value!r}")
-            return parsed
-
-        def text(name: str) -> str | None:
-            return environ.get(PREFIX + name) or None
-
-        return cls(
-            database_url=text("DATABASE_URL") or defaults.database_url,
-            debug=flag("DEBUG", defaults.debug),
-            graphiql=flag("GRAPHIQL", defaults.graphiql),
-            demo_data=flag("DEMO_DATA", defaults.demo_data),
-            redis_url=environ.get(PREFIX + "REDIS_URL") or None,
-            allowed_origins=tuple(
-                origin.strip()
-                for origin in environ.get(PREFIX + "ALLOWED_ORIGINS", "").split(",")
-                if origin.strip()
-            ),
-            attachments_dir=text("ATTACHMENTS_DIR") or defaults.attachments_dir,
-            attachments_s3_bucket=text("ATTACHMENTS_S3_BUCKET"),
-            attachments_s3_endpoint_url=text("ATTACHMENTS_S3_ENDPOINT_URL"),
-            attachments_s3_region=text("ATTACHMENTS_S3_REGION"),
-            attachments_s3_access_key_id=text("ATTACHMENTS_S3_ACCESS_KEY_ID"),
-            attachments_s3_secret_access_key=text("ATTACHMENTS_S3_SECRET_ACCESS_KEY"),
-            attachment_max_bytes=number("ATTACHMENT_MAX_BYTES", defaults.attachment_max_bytes, 1),
-            attachments_per_request=number(
-                "ATTACHMENTS_PER_REQUEST", defaults.attachments_per_request, 1
-            ),
-            attachment_link_ttl=number("ATTACHMENT_LINK_TTL", defaults.attachment_link_ttl, 1),
-            secret_key=text("SECRET_KEY") or defaults.secret_key,
-            public_url=(text("PUBLIC_URL") or "").rstrip("/") or None,
-            smtp_url=text("SMTP_URL") or defaults.smtp_url,
-            mail_from=text("MAIL_FROM") or defaults.mail_from,
-            mail_dir=text("MAIL_DIR") or defaults.mail_dir,
-            outbox_in_serve=flag("OUTBOX_IN_SERVE", defaults.outbox_in_serve),
-            # A batch's ids are one statement's parameters: both databases take up to 32,766.
-            outbox_batch_size=number("OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, 1, 10_000),
-            outbox_poll_seconds=number("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, 0.01),
-            outbox_lease_seconds=number("OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds, 1),
-            outbox_max_attempts=number("OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, 1),
-            outbox_retry_base_seconds=number(
-                "OUTBOX_RETRY_BASE_SECONDS", defaults.outbox_retry_base_seconds, 0
-            ),
-            outbox_retry_max_seconds=number(
-                "OUTBOX_RETRY_MAX_SECONDS", defaults.outbox_retry_max_seconds, 0
-            ),
-        )
+    def from_env(cls) -> Settings:
+        """The settings of this process; a bad value fails naming its variable."""
+        try:
+            return cls()
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{PREFIX}{str(e['loc'][0]).upper()}: {e['msg']} (got {e['input']!r})"
+                for e in error.errors()
+            )
+            raise ValueError(problems) from None
 
     @property
     def is_sqlite(self) -> bool:
@@ -148,3 +172,56 @@ class Settings:
         if path in {"", ":memory:"}:
             return None
         return Path(path).parent
+
+    def effective(self) -> dict[str, str]:
+        """Every setting as its variable and value, secrets and URL passwords hidden."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "**********"
+            elif isinstance(value, str) and "://" in value:
+                text = _without_password(value)
+            else:
+                text = _text(value)
+            shown[PREFIX + name.upper()] = text
+        return shown
+
+
+def _text(value: object) -> str:
+    """A value as one would write it in the environment."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def markdown_table() -> str:
+    """The README's configuration table, from the declarations above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "random per process"
+        elif field.default in (None, ()):
+            default = "unset"
+        elif field.default == "":
+            default = "*(empty)*"
+        else:
+            default = f"`{_text(field.default)}`"
+        rows.append(f"| `{PREFIX}{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -15,7 +15,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +134,14 @@ async def settings(backend: str, template: Any, tmp_path: Path) -> AsyncIterator
     if backend == "sqlite":
         path = tmp_path / "test.sqlite3"
         shutil.copy(template, path)
-        settings = replace(folders, database_url=f"sqlite://{path}")
+        settings = folders.model_copy(update={"database_url": f"sqlite://{path}"})
         await db.open_database(settings)
         yield settings
         await db.close_database()
         return
     name = f"gqls_test_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    settings = replace(folders, database_url=_pg_url(name))
+    settings = folders.model_copy(update={"database_url": _pg_url(name)})
     try:
         await db.open_database(settings)
         yield settings

@@ -96,7 +96,11 @@ class AttachmentStore:
                 endpoint_url=settings.attachments_s3_endpoint_url,
                 region=settings.attachments_s3_region,
                 access_key_id=settings.attachments_s3_access_key_id,
-                secret_access_key=settings.attachments_s3_secret_access_key,
+                secret_access_key=(
+                    settings.attachments_s3_secret_access_key.get_secret_value()
+                    if settings.attachments_s3_secret_access_key
+                    else None
+                ),
             )
             storage = S3Storage(client, settings.attachments_s3_bucket)
         else:
@@ -105,7 +109,7 @@ class AttachmentStore:
             storage,
             max_bytes=settings.attachment_max_bytes,
             per_request=settings.attachments_per_request,
-            secret_key=settings.secret_key,
+            secret_key=settings.secret_key.get_secret_value(),
             link_ttl=settings.attachment_link_ttl,
         )
 

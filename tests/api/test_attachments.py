@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -177,7 +176,7 @@ async def test_too_large_and_too_many_are_refused_and_nothing_is_stored(
     settings: Settings, make_person: MakePerson
 ) -> None:
     # Given a server that takes two files of 1,000 bytes at most
-    small = replace(settings, attachment_max_bytes=1000, attachments_per_request=2)
+    small = settings.model_copy(update={"attachment_max_bytes": 1000, "attachments_per_request": 2})
     app = create_app(small, manage_database=False)
     reporter = await make_person(Role.USER)
     async with httpx.AsyncClient(

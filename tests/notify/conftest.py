@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -131,11 +131,12 @@ MakeWorker = Callable[..., OutboxWorker]
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return replace(
-        settings,
-        smtp_url=smtp.url,
-        mail_from="Desk <desk@support.example.com>",
-        public_url="https://desk.example.com",
+    return settings.model_copy(
+        update={
+            "smtp_url": smtp.url,
+            "mail_from": "Desk <desk@support.example.com>",
+            "public_url": "https://desk.example.com",
+        }
     )
 
 
@@ -144,7 +145,7 @@ def make_worker(mail_settings: Settings) -> MakeWorker:
     """An outbox worker on the test's database and SMTP server; settings may be overridden."""
 
     def make(clock: Clock | None = None, **overrides: Any) -> OutboxWorker:
-        settings = replace(mail_settings, **overrides)
+        settings = mail_settings.model_copy(update=overrides)
         return OutboxWorker(settings) if clock is None else OutboxWorker(settings, clock=clock)
 
     return make

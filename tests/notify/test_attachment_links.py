@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from gql_support.accounts.models import Role
 from gql_support.api.app import create_app
@@ -29,7 +29,9 @@ mutation Comment($input: AddCommentInput!) {
 async def test_a_comment_email_lists_its_files_with_working_links(
     mail_settings: Settings, smtp: SmtpServer, make_worker: MakeWorker, make_person: MakePerson
 ) -> None:
-    settings = replace(mail_settings, secret_key="shared by the server and the worker")
+    settings = mail_settings.model_copy(
+        update={"secret_key": SecretStr("shared by the server and the worker")}
+    )
     reporter = await make_person(Role.USER, name="Rita")
     helper = await make_person(Role.AGENT, name="Hugo")
     app = create_app(settings, manage_database=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -249,7 +248,7 @@ async def test_the_sender_in_serve_sends_on_commit_and_stops_cleanly(
 ) -> None:
     # Given the sender serve runs, polling only once a minute
     incident_id, reporter, (watcher,) = await _incident_with_people(make_person, watchers=1)
-    settings = replace(mail_settings, outbox_poll_seconds=60)
+    settings = mail_settings.model_copy(update={"outbox_poll_seconds": 60})
     async with outbox_sender(settings) as sender:
         # When a change is committed
         await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Now")
@@ -272,7 +271,7 @@ async def test_without_an_smtp_url_messages_are_written_as_eml_files(
     await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Offline")
 
     # When the worker drains
-    worker = OutboxWorker(replace(settings, smtp_url="", mail_dir=str(mail_dir)))
+    worker = OutboxWorker(settings.model_copy(update={"smtp_url": "", "mail_dir": str(mail_dir)}))
     assert await worker.drain() == 1
 
     # Then the email is an .eml file one can open
@@ -300,7 +299,7 @@ async def test_the_app_lifespan_runs_the_sender_unless_told_not_to(
 ) -> None:
     # Given the app as serve runs it, with its own database registration and sender
     incident_id, reporter, (watcher,) = await _incident_with_people(make_person, watchers=1)
-    app = create_app(replace(mail_settings, outbox_poll_seconds=60))
+    app = create_app(mail_settings.model_copy(update={"outbox_poll_seconds": 60}))
     async with app.router.lifespan_context(app):
         # When a change is committed, its email goes without waiting for the poll
         await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Served")
@@ -312,7 +311,7 @@ async def test_the_app_lifespan_runs_the_sender_unless_told_not_to(
 
     # And with the sender turned off (a separate worker runs), the app sends nothing
     await db.open_database(mail_settings)
-    app = create_app(replace(mail_settings, outbox_in_serve=False))
+    app = create_app(mail_settings.model_copy(update={"outbox_in_serve": False}))
     async with app.router.lifespan_context(app):
         await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Quiet")
         assert "outbox-sender" not in {task.get_name() for task in asyncio.all_tasks()}
