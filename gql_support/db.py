@@ -9,6 +9,10 @@ from tortoise.migrations.api import migrate as run_migrations
 
 from gql_support.settings import Settings
 
+#: The largest value of an ``IntField`` (every primary key, incident numbers, versions): a
+#: PostgreSQL ``integer``. Larger values from clients are refused before they reach a query.
+MAX_INT = 2**31 - 1
+
 MODEL_MODULES = [
     "gql_support.accounts.models",
     "gql_support.incidents.models",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from gql_support.attachments.service import IncomingFile
 from gql_support.errors import InvalidInput, TooLarge
 from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Urgency
+from gql_support.text import check_characters
 
 MAX_DESCRIPTION = 10_000
 MAX_TASK = 500
@@ -21,6 +22,12 @@ MAX_URL = 2_048
 MAX_REFERENCES = 20
 MAX_SUPPORTERS = 20
 MAX_WATCHERS = 100
+#: Every date the API accepts lies in this range. Far enough apart that no real due date is
+#: refused; far enough inside Python's years 1 to 9999 that any UTC offset, any later
+#: arithmetic, and the dashboard's "no due date" sort value (9999-12-31) stay clear of the
+#: edge, where SQLite stores a value that can no longer be read back.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 class Unset(enum.Enum):
@@ -68,14 +75,14 @@ def clean_text(
 ) -> str:
     """Trims a text input and checks it is present (if required) and within its limit
     (characters, or UTF-8 bytes)."""
-    value = value.strip()
+    value = check_characters(value, field=["input", field]).strip()
     if required and not value:
         raise InvalidInput(f"{field} must not be blank", field=["input", field])
     size = len(value.encode()) if limit_in_bytes else len(value)
     if size > limit:
         unit = "bytes" if limit_in_bytes else "characters"
         raise TooLarge(f"{field} is longer than {limit} {unit}", field=["input", field])
-    if "\x00" in value or (not multiline and any(c in value for c in "\r\n")):
+    if not multiline and any(c in value for c in "\r\n"):
         raise InvalidInput(f"{field} contains forbidden characters", field=["input", field])
     return value
 
@@ -116,10 +123,18 @@ def clean_references(references: Sequence[NewReference]) -> list[NewReference]:
     return cleaned
 
 
-def check_due_date(value: datetime | None) -> None:
-    """A due date must carry a UTC offset, so it means one instant everywhere."""
-    if value is not None and value.utcoffset() is None:
-        raise InvalidInput("dueDate needs a UTC offset", field=["input", "dueDate"])
+def check_instant(value: datetime, *, field: list[str]) -> datetime:
+    """Refuses a date without a UTC offset (it would mean a different instant for each
+    client) or outside ``EARLIEST`` to ``LATEST``."""
+    name = field[-1]
+    if value.utcoffset() is None:
+        raise InvalidInput(f"{name} needs a UTC offset, e.g. 2030-01-31T17:00:00Z", field=field)
+    # Compared, not converted: converting 9999-12-31T23:59-14:00 to UTC overflows.
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInput(
+            f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}", field=field
+        )
+    return value
 
 
 def clean_changes(changes: IncidentChanges) -> IncidentChanges:
@@ -135,8 +150,8 @@ def clean_changes(changes: IncidentChanges) -> IncidentChanges:
         )
     if not isinstance(changes.task, Unset):
         cleaned["task"] = clean_optional_text(changes.task, field="task", limit=MAX_TASK)
-    if not isinstance(changes.due_date, Unset):
-        check_due_date(changes.due_date)
+    if changes.due_date is not None and not isinstance(changes.due_date, Unset):
+        check_instant(changes.due_date, field=["input", "dueDate"])
     if changes.comment is not None:
         comment = clean_text(
             changes.comment, field="comment", limit=MAX_COMMENT, required=False, limit_in_bytes=True
