@@ -12,6 +12,7 @@ from gql_support.accounts.models import User
 from gql_support.accounts.service import users_by_ids
 from gql_support.attachments import service as attachments
 from gql_support.attachments.models import Attachment
+from gql_support.errors import DomainError
 from gql_support.incidents import queries
 from gql_support.incidents.models import (
     Comment,
@@ -65,13 +66,18 @@ def _counter(model: type[Comment] | type[IncidentEvent]) -> DataLoader[int, int]
 
 
 def _pager(model: type[Comment] | type[IncidentEvent]) -> DataLoader[PageKey, PageResult]:
-    async def load(keys: list[PageKey]) -> Sequence[PageResult]:
+    async def load(keys: list[PageKey]) -> Sequence[PageResult | DomainError]:
         by_window: dict[tuple[int | None, str | None], list[int]] = {}
         for incident_id, first, after in keys:
             by_window.setdefault((first, after), []).append(incident_id)
-        pages: dict[PageKey, PageResult] = {}
+        pages: dict[PageKey, PageResult | DomainError] = {}
         for (first, after), ids in by_window.items():
-            found = await queries.page_by_incident(model, ids, first=first, after=after)
+            try:
+                found = await queries.page_by_incident(model, ids, first=first, after=after)
+            except DomainError as error:
+                # A bad first or after fails its own fields, not the other windows of the batch.
+                pages.update({(incident_id, first, after): error for incident_id in ids})
+                continue
             for incident_id in ids:
                 pages[(incident_id, first, after)] = found.get(incident_id, ([], False))
         return [pages[key] for key in keys]

@@ -1,13 +1,23 @@
-"""Opaque global IDs: base64 of ``Type:pk``, as Relay clients expect."""
+"""Opaque global IDs: base64 of ``Type:pk``, as Relay clients expect.
+
+This module is the one place that decides what an ID may name: a known type and a primary key
+the database can hold. Anything else names nothing, so it reads as null and is refused as
+NOT_FOUND in an input, like the ID of a deleted row.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import strawberry
 
+from gql_support.db import MAX_INT
 from gql_support.errors import NotFound
+
+# ASCII digits only: int() would also take " 7", "+7", "7_0" and other scripts' digits.
+_ID = re.compile(r"([A-Za-z]+):([1-9][0-9]{0,9})")
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
@@ -17,10 +27,13 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
 def parse_global_id(global_id: str) -> tuple[str, int] | None:
     """The type name and primary key an ID stands for, or None if it is not one of ours."""
     try:
-        type_name, _, pk = base64.urlsafe_b64decode(global_id.encode()).decode().partition(":")
-        return type_name, int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = base64.urlsafe_b64decode(global_id.encode("ascii")).decode("ascii")
+    except (binascii.Error, ValueError):
         return None
+    match = _ID.fullmatch(decoded)
+    if match is None or int(match[2]) > MAX_INT:
+        return None
+    return match[1], int(match[2])
 
 
 def decode_id(global_id: str, type_name: str, *, field: list[str]) -> int:

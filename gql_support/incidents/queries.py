@@ -20,6 +20,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from gql_support.accounts.models import User
+from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
 from gql_support.incidents.models import (
     OPEN_STATUSES,
@@ -42,6 +43,7 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 #: Incidents without a due date sort as if due at the end of time.
 _NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+_FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
 
 T = TypeVar("T", bound=Model)
 
@@ -63,6 +65,12 @@ _SORT_COLUMN = {
     OrderField.DUE_DATE: "due_sort",
     OrderField.CREATED_AT: "created_at",
     OrderField.UPDATED_AT: "updated_at",
+}
+
+# Ranks are SMALLINT columns: a cursor may only hold a real rank.
+_LARGEST_SORT_VALUE = {
+    OrderField.PRIORITY: max(PRIORITY_RANK.values()),
+    OrderField.STATUS: max(STATUS_RANK.values()),
 }
 
 
@@ -116,18 +124,31 @@ def _cursor_position(cursor: str, field: OrderField) -> tuple[int | datetime, in
     kind, value, last_id = _decode_cursor(cursor, 3)
     if kind != field.value:
         raise InvalidInput("after belongs to another ordering", field=["after"])
+    position: int | datetime
+    if _SORT_COLUMN[field] in _DATETIME_COLUMNS:
+        position = _cursor_instant(value)
+    else:
+        position = _cursor_int(value, largest=_LARGEST_SORT_VALUE.get(field, MAX_INT))
+    return position, _cursor_int(last_id)
+
+
+def _cursor_int(value: Any, *, largest: int = MAX_INT) -> int:
+    """A number from a cursor, within what the column it is compared with can hold."""
+    if type(value) is not int or not 0 <= value <= largest:
+        raise InvalidInput("after is not a cursor of this list", field=["after"])
+    return value
+
+
+def _cursor_instant(value: Any) -> datetime:
+    """A date from a cursor: with an offset, a day clear of year 1 (no driver converts one to
+    UTC), and no later than the no-due-date value."""
     try:
-        if _SORT_COLUMN[field] in _DATETIME_COLUMNS:
-            position: int | datetime = datetime.fromisoformat(value)
-        elif type(value) is int:
-            position = value
-        else:
-            raise TypeError(value)
-        if type(last_id) is not int:
-            raise TypeError(last_id)
+        instant = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InvalidInput("after is not a cursor of this list", field=["after"]) from None
-    return position, last_id
+        instant = None
+    if instant is None or instant.utcoffset() is None or not _FIRST_DAY < instant <= _NO_DUE_DATE:
+        raise InvalidInput("after is not a cursor of this list", field=["after"])
+    return instant
 
 
 def _page_size(first: int | None) -> int:
@@ -358,7 +379,7 @@ async def page_by_incident(
     size = _page_size(first)
     query = model.filter(incident_id__in=list(incident_ids))
     if after is not None:
-        query = query.filter(id__gt=_decode_cursor(after, 1)[0])
+        query = query.filter(id__gt=_cursor_int(_decode_cursor(after, 1)[0]))
     grouped: dict[int, list[Any]] = defaultdict(list)
     for row in await query.order_by("id"):
         grouped[row.incident_id].append(row)
