@@ -16,11 +16,14 @@ from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import ApiToken, Role, User
 from gql_support.errors import InvalidCredentials, InvalidInput
+from gql_support.text import check_characters
 
 TOKEN_PREFIX = "gqls_"
 MAX_NAME = 200
 MIN_PASSWORD = 8
 MAX_USERS_PAGE = 100
+#: The longest address SMTP can carry (RFC 5321's 256-octet path, less its angle brackets).
+MAX_EMAIL = 254
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -32,6 +35,15 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 def normalize_email(email: str) -> str:
     """The stored form of an email: trimmed and lower-cased."""
     return email.strip().lower()
+
+
+def _checked_email(email: str, *, field: list[str]) -> str:
+    """The stored form of an email, refused unless it looks like an address."""
+    email = normalize_email(check_characters(email, field=field))
+    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        shown = email if len(email) <= MAX_EMAIL else email[:40] + "…"
+        raise InvalidInput(f"{shown!r} is not an email address", field=field)
+    return email
 
 
 def _hash_token(token: str) -> str:
@@ -47,10 +59,8 @@ async def create_user(
     password: str | None = None,
 ) -> User:
     """Creates an active user; the email must be new (case-insensitively)."""
-    email = normalize_email(email)
+    email = _checked_email(email, field=["email"])
     name = name.strip()
-    if not _EMAIL.match(email) or len(email) > 254:
-        raise InvalidInput(f"{email!r} is not an email address", field=["email"])
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", field=["name"])
     if not _LOCALE.match(locale):
@@ -108,7 +118,9 @@ async def user_for_token(*, token: str) -> User | None:
 
 async def login(*, email: str, password: str) -> tuple[User, str]:
     """Checks an email and password and issues a token for that user."""
-    user = await User.get_or_none(email=normalize_email(email), is_active=True)
+    email = _checked_email(email, field=["input", "email"])
+    check_characters(password, field=["input", "password"])
+    user = await User.get_or_none(email=email, is_active=True)
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         await anyio.to_thread.run_sync(_hasher.verify, stored, password)
@@ -128,13 +140,18 @@ async def list_users(
     *, roles: Iterable[Role] | None = None, search: str | None = None, first: int | None = None
 ) -> list[User]:
     """Active users for the pickers, by name, optionally by role and a name/email fragment."""
+    if first is not None and first < 0:
+        raise InvalidInput("first must not be negative", field=["first"])
     query = User.filter(is_active=True)
     if roles is not None:
         query = query.filter(role__in=list(roles))
-    if search and search.strip():
-        fragment = search.strip()
+    fragment = check_characters(search or "", field=["search"]).strip()
+    if len(fragment) > MAX_EMAIL:
+        # Longer than any email or name: it can match nobody.
+        raise InvalidInput(f"search is longer than {MAX_EMAIL} characters", field=["search"])
+    if fragment:
         query = query.filter(Q(name__icontains=fragment) | Q(email__icontains=fragment))
-    limit = MAX_USERS_PAGE if first is None else max(0, min(first, MAX_USERS_PAGE))
+    limit = MAX_USERS_PAGE if first is None else min(first, MAX_USERS_PAGE)
     return await query.order_by("name", "id").limit(limit)
 
 

@@ -12,8 +12,14 @@ from strawberry.file_uploads import Upload
 
 from gql_support.api.ids import decode_id
 from gql_support.incidents import queries
-from gql_support.incidents.changes import UNSET, NewReference, Unset
+from gql_support.incidents.changes import (
+    UNSET,
+    NewReference,
+    Unset,
+    check_instant,
+)
 from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Priority, Urgency
+from gql_support.text import check_characters
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -161,6 +167,12 @@ class IncidentFilter:
         def user(value: strawberry.ID | None, field: str) -> int | None:
             return None if value is None else decode_id(value, "User", field=["filter", field])
 
+        def instant(value: datetime | None, field: str) -> datetime | None:
+            return None if value is None else check_instant(value, field=["filter", field])
+
+        def text(value: str | None, field: str) -> str | None:
+            return None if value is None else check_characters(value, field=["filter", field])
+
         return queries.IncidentFilter(
             status=self.status,
             priority=self.priority,
@@ -169,9 +181,9 @@ class IncidentFilter:
             involving_user_id=user(self.involving_user_id, "involvingUserId"),
             watched_by_user_id=user(self.watched_by_user_id, "watchedByUserId"),
             overdue=self.overdue,
-            due_before=self.due_before,
-            due_after=self.due_after,
-            search=self.search,
+            due_before=instant(self.due_before, "dueBefore"),
+            due_after=instant(self.due_after, "dueAfter"),
+            search=text(self.search, "search"),
         )
 
 

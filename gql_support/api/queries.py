@@ -78,7 +78,10 @@ class Query:
     async def users(
         self, role: list[Role] | None = None, search: str | None = None, first: int | None = None
     ) -> list[User]:
-        found = await accounts.list_users(roles=role, search=search, first=first)
+        try:
+            found = await accounts.list_users(roles=role, search=search, first=first)
+        except DomainError as error:
+            raise query_error(error) from error
         return [User.from_model(u) for u in found]
 
     @strawberry.field(permission_classes=_signed_in)
