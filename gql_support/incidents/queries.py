@@ -36,7 +36,7 @@ from gql_support.incidents.models import (
     Priority,
     Reference,
 )
-from gql_support.incidents.search import filter_by_words
+from gql_support.incidents.search import check_search, filter_by_words
 from gql_support.live.models import IncidentChange
 
 MAX_PAGE = 100
@@ -86,6 +86,11 @@ class IncidentFilter:
     due_before: datetime | None = None
     due_after: datetime | None = None
     search: str | None = None
+
+    def __post_init__(self) -> None:
+        # Refused on construction, before any SQL and before a subscription starts.
+        if self.search is not None:
+            check_search(self.search, field=["filter", "search"])
 
 
 @dataclass(frozen=True, kw_only=True)
