@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from pypika_tortoise.analytics import RowNumber
+from pypika_tortoise.queries import Table
 from tortoise import connections
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Coalesce, Count
@@ -380,15 +382,48 @@ async def page_by_incident(
     after: str | None,
 ) -> dict[int, tuple[list[Any], bool]]:
     """For each incident, its next ``first`` comments (or history entries) after the cursor,
-    oldest first, and whether more follow."""
+    oldest first, and whether more follow: only those rows (and one more each) are read."""
     size = _page_size(first)
-    query = model.filter(incident_id__in=list(incident_ids))
-    if after is not None:
-        query = query.filter(id__gt=_cursor_int(_decode_cursor(after, 1)[0]))
+    after_id = None if after is None else _cursor_int(_decode_cursor(after, 1)[0])
+    if len(incident_ids) == 1:
+        query = model.filter(incident_id=incident_ids[0])
+        if after_id is not None:
+            query = query.filter(id__gt=after_id)
+        rows: list[Any] = await query.order_by("id").limit(size + 1)
+    else:
+        rows = await _first_rows_by_incident(model, incident_ids, after_id, size + 1)
     grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in await query.order_by("id"):
+    for row in rows:
         grouped[row.incident_id].append(row)
     return {key: (rows[:size], len(rows) > size) for key, rows in grouped.items()}
+
+
+async def _first_rows_by_incident(
+    model: type[Comment] | type[IncidentEvent],
+    incident_ids: Sequence[int],
+    after_id: int | None,
+    limit: int,
+) -> list[Any]:
+    """The first ``limit`` rows of each incident (after ``after_id``), oldest first, in one
+    statement: rows are numbered per incident by a window function and cut in SQL."""
+    db = connections.get("default")
+    table = Table(model._meta.db_table)
+    rank = RowNumber().over(table.incident_id).orderby(table.id)
+    numbered = (
+        db.query_class.from_(table)
+        .select(table.star, rank.as_("page_rank"))
+        .where(table.incident_id.isin(list(incident_ids)))
+    )
+    if after_id is not None:
+        numbered = numbered.where(table.id > after_id)
+    page = (
+        db.query_class.from_(numbered)
+        .select(numbered.star)
+        .where(numbered.page_rank <= limit)
+        .orderby(numbered.id)
+    )
+    executor = db.executor_class(model=model, db=db)
+    return list(await executor.execute_select(*page.get_parameterized_sql()))
 
 
 def row_cursor(row: Model) -> str:
