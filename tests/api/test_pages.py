@@ -58,7 +58,7 @@ class _Executed(logging.Handler):
         if isinstance(record.args, tuple) and len(record.args) == 2:
             sql, values = record.args
             if isinstance(sql, str) and sql.lstrip().upper().startswith("SELECT"):
-                self.statements.append((sql, list(values or [])))
+                self.statements.append((sql, list(values) if isinstance(values, list) else []))
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets import Subprotocol
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
@@ -82,7 +83,9 @@ async def test_a_subscription_with_a_huge_search_is_refused_on_subscribing(
 ) -> None:
     user = await make_person(Role.USER)
     url = live_server.replace("http://", "ws://", 1) + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+    async with websockets.connect(
+        url, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as socket:
         init = {"authorization": f"Bearer {user.token}"}
         await socket.send(json.dumps({"type": "connection_init", "payload": init}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
