@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 from gql_support.settings import Settings
@@ -22,10 +24,30 @@ MODEL_MODULES = [
 ]
 
 
+def _connection(settings: Settings) -> str | dict[str, Any]:
+    """The database URL, with PostgreSQL's ``statement_timeout`` set on every pooled
+    connection when the settings ask for one."""
+    if not settings.is_postgres or not settings.statement_timeout:
+        return settings.database_url
+    connection = expand_db_url(settings.database_url)
+    server_settings = connection["credentials"].setdefault("server_settings", {})
+    server_settings["statement_timeout"] = str(max(1, round(settings.statement_timeout * 1000)))
+    return connection
+
+
+def is_statement_timeout(error: BaseException | None) -> bool:
+    """Whether the error is PostgreSQL cancelling a statement that ran past its timeout."""
+    while error is not None:
+        if isinstance(error, asyncpg.QueryCanceledError):
+            return True
+        error = error.__cause__
+    return False
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     """The Tortoise configuration for the settings' database, with our migrations package."""
     return {
-        "connections": {"default": settings.database_url},
+        "connections": {"default": _connection(settings)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,
@@ -48,7 +70,10 @@ async def migrate(settings: Settings) -> None:
     """Brings the database schema up to the latest migration (creating a SQLite file if needed)."""
     _prepare(settings)
     try:
-        await run_migrations(config=tortoise_config(settings))
+        # A schema change (an index on a large table) takes as long as it needs.
+        await run_migrations(
+            config=tortoise_config(settings.model_copy(update={"statement_timeout": 0}))
+        )
     finally:
         await Tortoise.close_connections()
 

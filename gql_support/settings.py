@@ -135,6 +135,15 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="…and capped here (the defaults keep retrying for about four hours)",
     )
+    statement_timeout: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="seconds any one SQL statement may run on PostgreSQL before it is cancelled, "
+        "so no request holds a pooled connection for long (0: no limit; migrations have none); "
+        "the client gets a GraphQL error with the code `TIMEOUT`",
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -163,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://", "asyncpg://"))
 
     def sqlite_directory(self) -> Path | None:
         """The folder a SQLite file database lives in, so it can be created before use."""

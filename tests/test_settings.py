@@ -49,6 +49,7 @@ def test_numbers_are_read_as_whole_or_not_as_their_setting_is(
         "OUTBOX_BATCH_SIZE": "10000",
         "OUTBOX_POLL_SECONDS": "0.5",
         "OUTBOX_RETRY_BASE_SECONDS": "0",
+        "STATEMENT_TIMEOUT": "0.5",
     }.items():
         monkeypatch.setenv(f"GQL_SUPPORT_{name}", value)
     settings = Settings.from_env()
@@ -57,6 +58,7 @@ def test_numbers_are_read_as_whole_or_not_as_their_setting_is(
     assert settings.outbox_batch_size == 10_000
     assert settings.outbox_poll_seconds == 0.5
     assert settings.outbox_retry_base_seconds == 0.0
+    assert settings.statement_timeout == 0.5
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,7 @@ def test_numbers_are_read_as_whole_or_not_as_their_setting_is(
         ("OUTBOX_POLL_SECONDS", "soon", "valid number"),
         ("OUTBOX_POLL_SECONDS", "nan", "finite number"),
         ("DEBUG", "maybe", "valid boolean"),
+        ("STATEMENT_TIMEOUT", "-1", "greater than or equal to 0"),
     ],
 )
 def test_a_value_out_of_place_is_refused_by_name(

@@ -1,5 +1,6 @@
 """How domain errors reach clients: as ``UserError``s in payloads, or as coded GraphQL errors
-where a query has no payload to carry them."""
+where a query has no payload to carry them, and the database's statement timeout as a
+coded GraphQL error."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.permission import BasePermission
 
+from gql_support.db import is_statement_timeout
 from gql_support.errors import DomainError, ErrorCode
 from gql_support.live.bus import SubscriberTooSlow
 
@@ -47,3 +50,25 @@ def should_mask(error: GraphQLError) -> bool:
     """Hide the text of unexpected errors; keep the ones written for clients."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError | SubscriberTooSlow)
+
+
+def timed_out(error: GraphQLError) -> bool:
+    """Whether the database cancelled one of the field's statements for running too long."""
+    return is_statement_timeout(error.original_error)
+
+
+class ClientErrors(MaskErrors):
+    """Masks the errors ``should_mask_error`` picks, except a statement timeout, which the
+    client is told about, with the code ``TIMEOUT``: its request was too heavy."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if not timed_out(error):
+            return super().anonymise_error(error)
+        return GraphQLError(
+            "the database took too long over this request: ask for less and try again",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "TIMEOUT"},
+        )

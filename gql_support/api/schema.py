@@ -10,12 +10,11 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
-from strawberry.extensions import MaskErrors
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from gql_support.api.context import Context
-from gql_support.api.errors import should_mask
+from gql_support.api.errors import ClientErrors, should_mask, timed_out
 from gql_support.api.multicast import shareable, subscribe_shared
 from gql_support.api.mutations import Mutation
 from gql_support.api.queries import Query
@@ -78,13 +77,14 @@ class _Schema(strawberry.Schema):
 
 
 def build_schema(*, debug: bool = False) -> strawberry.Schema:
-    """The schema; outside debug mode, unexpected errors reach clients masked."""
+    """The schema; outside debug mode, unexpected errors reach clients masked; in every mode a
+    statement timeout reaches them as ``TIMEOUT``."""
     return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=_TYPES,
-        extensions=[] if debug else [partial(MaskErrors, should_mask_error=should_mask)],
+        extensions=[partial(ClientErrors, should_mask_error=timed_out if debug else should_mask)],
     )
 
 
