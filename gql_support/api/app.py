@@ -85,6 +85,13 @@ def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
     )
 
 
+def _link_base_url(conn: HTTPConnection) -> str:
+    """The connection's own address, for links: over a WebSocket (``ws://``, ``wss://``),
+    the ``http://`` or ``https://`` address a browser fetches files from."""
+    url = conn.base_url
+    return str(url.replace(scheme={"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)))
+
+
 def _viewer(conn: HTTPConnection) -> User | None:
     return conn.user.user if isinstance(conn.user, Viewer) else None
 
@@ -127,7 +134,7 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             viewer=_viewer(request),
             attachments=self.attachments,
-            base_url=self.public_url or str(request.base_url),
+            base_url=self.public_url or _link_base_url(request),
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:

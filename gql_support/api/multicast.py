@@ -5,7 +5,8 @@ document and variables. Executing it once per change and sending the same result
 is what keeps the fan-out near the cost of a bare WebSocket broadcast. Subscriptions are
 identical when their document, variables and permission scope are: every signed-in user may
 read every incident (JustPerform's "Everyone" view), so the scope is shared, except for documents
-asking for ``allowedTransitions``, which depend on the viewer and are shared per viewer.
+that select a field marked ``@viewerDependent`` (a link signed for the viewer, the moves they may
+make), anywhere, fragments included: those are shared per viewer.
 
 Each subscriber keeps its own bounded queue: one that falls behind is closed with 4008 and never
 slows the others; each is re-checked (still an active user) before every result it is sent.
@@ -19,16 +20,33 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    BREAK,
+    DocumentNode,
+    FieldNode,
+    GraphQLField,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    parse,
+    visit,
+)
 from graphql.error import GraphQLSyntaxError
 from starlette.websockets import WebSocket
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gql_support.accounts.service import users_by_ids
 from gql_support.api.context import Context
+from gql_support.api.types import ViewerDependent
 from gql_support.live import bus
 
 #: The subscriptions whose results are events (nothing to replay to a late joiner).
 SHARED_FIELDS = frozenset({"incidentUpdates"})
+#: Where Strawberry keeps a graphql-core field's own definition (and so its directives).
+_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 #: WebSocket close code for a subscriber that fell too far behind.
 TOO_SLOW_CLOSE_CODE = 4008
 
@@ -36,14 +54,14 @@ _END = object()
 _TOO_SLOW = object()
 
 
-def shareable(query: str | None, operation_name: str | None) -> bool:
-    """Whether the document is a subscription to event fields only, so it can be shared."""
+def shareable(query: str | None, operation_name: str | None) -> DocumentNode | None:
+    """The document, if it is a subscription to event fields only, so it can be shared."""
     if not query:
-        return False
+        return None
     try:
         document = parse(query, no_location=True)
     except GraphQLSyntaxError:
-        return False
+        return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [
         o
@@ -51,10 +69,39 @@ def shareable(query: str | None, operation_name: str | None) -> bool:
         if operation_name is None or (o.name is not None and o.name.value == operation_name)
     ]
     if len(chosen) != 1 or chosen[0].operation != OperationType.SUBSCRIPTION:
-        return False
+        return None
     selections = chosen[0].selection_set.selections
     fields = {s.name.value if isinstance(s, FieldNode) else None for s in selections}
-    return bool(fields) and fields <= SHARED_FIELDS
+    return document if fields and fields <= SHARED_FIELDS else None
+
+
+def _marked_viewer_dependent(field: GraphQLField | None) -> bool:
+    definition = None if field is None else field.extensions.get(_DEFINITION)
+    return any(isinstance(d, ViewerDependent) for d in getattr(definition, "directives", ()))
+
+
+class _ViewerDependentFields(Visitor):
+    """Stops at the first field of the document, in any fragment, marked ``@viewerDependent``."""
+
+    def __init__(self, type_info: TypeInfo) -> None:
+        super().__init__()
+        self.type_info = type_info
+        self.found = False
+
+    def enter_field(self, *_: Any) -> Any:
+        if _marked_viewer_dependent(self.type_info.get_field_def()):
+            self.found = True
+            return BREAK
+        return None
+
+
+def viewer_dependent(schema: GraphQLSchema, document: DocumentNode) -> bool:
+    """Whether the document selects a field whose value depends on the viewer, read from the
+    schema's marks through every fragment (an unknown field is not one: execution refuses it)."""
+    type_info = TypeInfo(schema)
+    finder = _ViewerDependentFields(type_info)
+    visit(document, TypeInfoVisitor(type_info, finder))
+    return finder.found
 
 
 def _fell_behind(result: Any) -> bool:
@@ -125,11 +172,13 @@ async def subscribe_shared(
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: Context,
+    per_viewer: bool,
     start: Callable[[], AsyncIterator[Any]],
 ) -> AsyncGenerator[Any, None]:
-    """The results of the shared execution of this subscription, for one subscriber."""
+    """The results of the shared execution of this subscription, for one subscriber; shared
+    only with the same viewer's when ``per_viewer``."""
     viewer = context.viewer
-    scope = viewer.id if viewer is not None and "allowedTransitions" in query else None
+    scope = viewer.id if viewer is not None and per_viewer else None
     key = json.dumps([query, variables or {}, operation_name, scope], sort_keys=True)
     registry: dict[str, _Broadcast] = bus.current().hub.shared.setdefault("broadcasts", {})
     broadcast = registry.get(key)

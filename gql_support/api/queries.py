@@ -23,6 +23,7 @@ from gql_support.api.types import (
     PageInfo,
     Reference,
     User,
+    ViewerDependent,
 )
 from gql_support.attachments import models as attachments
 from gql_support.errors import DomainError
@@ -67,7 +68,10 @@ async def _node(info: Info, id: strawberry.ID) -> Node | None:
 class Query:
     node: Node | None = strawberry.field(resolver=_node, permission_classes=_signed_in)
     viewer: User = strawberry.field(
-        resolver=_viewer, permission_classes=_signed_in, description="The user making the request."
+        resolver=_viewer,
+        permission_classes=_signed_in,
+        description="The user making the request.",
+        directives=[ViewerDependent()],
     )
 
     @strawberry.field(

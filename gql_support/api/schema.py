@@ -15,7 +15,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_support.api.context import Context
 from gql_support.api.errors import ClientErrors, should_mask, timed_out
-from gql_support.api.multicast import shareable, subscribe_shared
+from gql_support.api.multicast import shareable, subscribe_shared, viewer_dependent
 from gql_support.api.mutations import Mutation
 from gql_support.api.queries import Query
 from gql_support.api.subscriptions import Subscription
@@ -40,7 +40,7 @@ class _Schema(strawberry.Schema):
             query is not None
             and isinstance(context_value, Context)
             and isinstance(context_value.request, WebSocket)
-            and shareable(query, operation_name)
+            and (document := shareable(query, operation_name)) is not None
         ):
 
             async def start() -> AsyncIterator[Any]:
@@ -56,6 +56,7 @@ class _Schema(strawberry.Schema):
                 variables=variable_values,
                 operation_name=operation_name,
                 context=context_value,
+                per_viewer=viewer_dependent(self._schema, document),
                 start=start,
             )
         return await super().stream(

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
+from strawberry.schema_directive import Location
 
 from gql_support.accounts import models as accounts
 from gql_support.accounts.models import Role
@@ -33,6 +34,16 @@ from gql_support.incidents.workflow import allowed_targets
 # The domain's enums are the GraphQL enums, under the same names.
 for _enum in (Role, IncidentStatus, Priority, Impact, Urgency, IncidentType, IncidentEventKind):
     strawberry.enum(_enum)
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    description="The field's value depends on who asks: a subscription that selects it is "
+    "never shared between viewers.",
+)
+class ViewerDependent:
+    """Marks a field computed from the viewer (a link signed for them, the moves they may
+    make); the live fan-out reads it to decide who may share a result."""
 
 
 @strawberry.interface(description="An object with an opaque global ID.")
@@ -102,7 +113,8 @@ class Attachment(Node):
 
     @strawberry.field(
         description="Where an authorised client downloads the file: a short-lived link signed "
-        "for the viewer, which works without the Authorization header (in an <a href>)."
+        "for the viewer, which works without the Authorization header (in an <a href>).",
+        directives=[ViewerDependent()],
     )
     def url(self, info: Info) -> str:
         viewer = info.context.viewer
@@ -376,7 +388,8 @@ class Incident(Node):
         return self.model.updated_at
 
     @strawberry.field(
-        description="Statuses this viewer may move the incident to from its current status."
+        description="Statuses this viewer may move the incident to from its current status.",
+        directives=[ViewerDependent()],
     )
     async def allowed_transitions(self, info: Info) -> list[IncidentStatus]:
         viewer = info.context.viewer
