@@ -8,8 +8,9 @@ read every incident (JustPerform's "Everyone" view), so the scope is shared, exc
 that select a field marked ``@viewerDependent`` (a link signed for the viewer, the moves they may
 make), anywhere, fragments included: those are shared per viewer.
 
-Each subscriber keeps its own bounded queue: one that falls behind is closed with 4008 and never
-slows the others; each is re-checked (still an active user) before every result it is sent.
+Each subscriber keeps its own queue, bounded in results and in bytes: one that falls behind
+(256 results, or 4 MiB of them waiting) is closed with 4008 and never slows the others; each is
+re-checked (still an active user) before every result it is sent.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ from gql_support.live import bus
 SHARED_FIELDS = frozenset({"incidentUpdates"})
 #: Where Strawberry keeps a graphql-core field's own definition (and so its directives).
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+#: The most bytes of results (as JSON) a subscriber may have waiting, besides the one being
+#: sent, before it is closed as too slow: room for a few of the largest (a 1 MiB comment).
+QUEUE_BYTES = 4 * 1024 * 1024
 #: WebSocket close code for a subscriber that fell too far behind.
 TOO_SLOW_CLOSE_CODE = 4008
 
@@ -110,14 +114,51 @@ def _fell_behind(result: Any) -> bool:
     return any(isinstance(e.original_error, bus.SubscriberTooSlow) for e in errors)
 
 
+class _Subscriber:
+    """One subscriber's queue of results, bounded in results and in bytes, and the id of the
+    user it serves."""
+
+    def __init__(self, user_id: int | None) -> None:
+        self.user_id = user_id
+        self.queue: asyncio.Queue[tuple[Any, int]] = asyncio.Queue(bus.QUEUE_SIZE + 1)
+        self.queued_bytes = 0
+
+    def offer(self, result: Any, size: int) -> bool:
+        """Queues a result without waiting; False when the subscriber is too far behind.
+        A subscriber with nothing waiting takes any result, however large."""
+        waiting = self.queue.qsize()
+        if waiting >= bus.QUEUE_SIZE or (waiting and self.queued_bytes + size > QUEUE_BYTES):
+            return False
+        self.queue.put_nowait((result, size))
+        self.queued_bytes += size
+        return True
+
+    def end(self, ending: object) -> None:
+        """Queues the end after what waits, or, when too slow, instead of it (freeing it)."""
+        if ending is _TOO_SLOW:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queued_bytes = 0
+        self.queue.put_nowait((ending, 0))
+
+    async def next(self) -> Any:
+        result, size = await self.queue.get()
+        self.queued_bytes -= size
+        return result
+
+
+def _size(result: Any) -> int:
+    """About how many bytes a result takes to send: its data as JSON."""
+    return len(json.dumps(getattr(result, "data", None), default=str))
+
+
 class _Broadcast:
-    """The one execution of a shared subscription, and the queues of its subscribers (each
-    with the id of the user it serves)."""
+    """The one execution of a shared subscription, and its subscribers."""
 
     def __init__(self, key: str, start: Callable[[], AsyncIterator[Any]], registry: dict[str, Any]):
         self.key = key
         self.registry = registry
-        self.queues: dict[asyncio.Queue[Any], int | None] = {}
+        self.subscribers: set[_Subscriber] = set()
         self.task = asyncio.create_task(self._pump(start))
 
     async def _pump(self, start: Callable[[], AsyncIterator[Any]]) -> None:
@@ -129,34 +170,31 @@ class _Broadcast:
                     break
                 # Permissions are re-checked per event, for every subscriber in one query:
                 # a deactivated user hears no more.
-                active = await _active_user_ids({u for u in self.queues.values() if u})
-                for queue, user_id in list(self.queues.items()):
-                    if user_id is not None and user_id not in active:
-                        self._end(queue, _END)
-                        continue
-                    try:
-                        queue.put_nowait(result)
-                    except asyncio.QueueFull:
-                        self._end(queue, _TOO_SLOW)
+                active = await _active_user_ids({s.user_id for s in self.subscribers if s.user_id})
+                # Measured once: the same result goes to every subscriber.
+                size = _size(result)
+                for subscriber in list(self.subscribers):
+                    if subscriber.user_id is not None and subscriber.user_id not in active:
+                        self._end(subscriber, _END)
+                    elif not subscriber.offer(result, size):
+                        self._end(subscriber, _TOO_SLOW)
         finally:
             self.registry.pop(self.key, None)
-            for queue in list(self.queues):
-                self._end(queue, ending)
+            for subscriber in list(self.subscribers):
+                self._end(subscriber, ending)
 
-    def _end(self, queue: asyncio.Queue[Any], ending: object) -> None:
-        self.queues.pop(queue, None)
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(ending)
+    def _end(self, subscriber: _Subscriber, ending: object) -> None:
+        self.subscribers.discard(subscriber)
+        subscriber.end(ending)
 
-    def join(self, user_id: int | None) -> asyncio.Queue[Any]:
-        queue: asyncio.Queue[Any] = asyncio.Queue(bus.QUEUE_SIZE)
-        self.queues[queue] = user_id
-        return queue
+    def join(self, user_id: int | None) -> _Subscriber:
+        subscriber = _Subscriber(user_id)
+        self.subscribers.add(subscriber)
+        return subscriber
 
-    def leave(self, queue: asyncio.Queue[Any]) -> None:
-        self.queues.pop(queue, None)
-        if not self.queues:
+    def leave(self, subscriber: _Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if not self.subscribers:
             self.registry.pop(self.key, None)
             self.task.cancel()
 
@@ -184,10 +222,10 @@ async def subscribe_shared(
     broadcast = registry.get(key)
     if broadcast is None:
         broadcast = registry[key] = _Broadcast(key, start, registry)
-    queue = broadcast.join(None if viewer is None else viewer.id)
+    subscriber = broadcast.join(None if viewer is None else viewer.id)
     try:
         while True:
-            item = await queue.get()
+            item = await subscriber.next()
             if item is _END:
                 return
             if item is _TOO_SLOW:
@@ -197,4 +235,4 @@ async def subscribe_shared(
             yield item
     finally:
         with contextlib.suppress(RuntimeError):
-            broadcast.leave(queue)
+            broadcast.leave(subscriber)

@@ -65,7 +65,7 @@ async def _listening(subscribers: int) -> None:
     async with asyncio.timeout(5):
         while True:
             broadcasts = list(hub.shared.get("broadcasts", {}).values())
-            joined = sum(len(broadcast.queues) for broadcast in broadcasts)
+            joined = sum(len(broadcast.subscribers) for broadcast in broadcasts)
             if joined >= subscribers and hub.subscriber_count >= len(broadcasts):
                 return
             await asyncio.sleep(0.01)
