@@ -8,6 +8,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 
 import uvicorn
 
@@ -17,6 +18,7 @@ from gql_support.accounts.models import Role, User
 from gql_support.attachments.service import AttachmentStore
 from gql_support.demo import DEMO_PASSWORD, seed_if_empty
 from gql_support.errors import DomainError
+from gql_support.live import bus
 from gql_support.notify import admin as outbox
 from gql_support.notify.models import OutboxStatus
 from gql_support.notify.worker import OutboxWorker
@@ -26,9 +28,13 @@ from gql_support.settings import Settings
 def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     async def run() -> int:
         await db.open_database(settings)
+        # Publishing only (revoked sessions reach the servers' open connections): no listener.
+        live_bus = bus.for_database(settings.database_url, settings.redis_url)
+        bus.use(live_bus)
         try:
             return await work()
         finally:
+            await live_bus.stop()
             await db.close_database()
 
     return asyncio.run(run())
@@ -84,6 +90,10 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_lifetime(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.token_lifetime_seconds)
+
+
 def user_create(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
         user = await accounts.create_user(
@@ -94,10 +104,50 @@ def user_create(settings: Settings, args: argparse.Namespace) -> int:
             password=args.password,
         )
         print(f"created {user.role} {user.name} <{user.email}>")
-        print(await accounts.issue_token(user=user))
+        print(await accounts.issue_token(user=user, lifetime=_token_lifetime(settings)))
         return 0
 
     return _with_database(settings, work)
+
+
+def user_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work() -> int:
+        print("email\tname\trole\tlocale\tactive")
+        for user in await accounts.all_users():
+            active = "yes" if user.is_active else "no"
+            print(f"{user.email}\t{user.name}\t{user.role}\t{user.locale}\t{active}")
+        return 0
+
+    return _with_database(settings, work)
+
+
+def user_update(settings: Settings, args: argparse.Namespace) -> int:
+    async def update(user: User) -> str:
+        changed = await accounts.change_user(
+            user_id=user.id,
+            role=None if args.role is None else Role(args.role),
+            name=args.name,
+            locale=args.locale,
+        )
+        return f"updated {changed.role} {changed.name} <{changed.email}> ({changed.locale})"
+
+    return _for_user(settings, args.email, update)
+
+
+def user_deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    async def deactivate(user: User) -> str:
+        await accounts.change_user(user_id=user.id, is_active=False)
+        return f"deactivated {user.email}: signed out everywhere"
+
+    return _for_user(settings, args.email, deactivate)
+
+
+def user_activate(settings: Settings, args: argparse.Namespace) -> int:
+    async def activate(user: User) -> str:
+        await accounts.change_user(user_id=user.id, is_active=True)
+        return f"activated {user.email}: they sign in again with their password or a new token"
+
+    return _for_user(settings, args.email, activate)
 
 
 def _for_user(settings: Settings, email: str, act: Callable[[User], Awaitable[str]]) -> int:
@@ -115,7 +165,11 @@ def _for_user(settings: Settings, email: str, act: Callable[[User], Awaitable[st
 
 
 def token_create(settings: Settings, args: argparse.Namespace) -> int:
-    return _for_user(settings, args.email, lambda user: accounts.issue_token(user=user))
+    return _for_user(
+        settings,
+        args.email,
+        lambda user: accounts.issue_token(user=user, lifetime=_token_lifetime(settings)),
+    )
 
 
 def token_revoke(settings: Settings, args: argparse.Namespace) -> int:
@@ -228,6 +282,21 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--locale", default="en")
     create.add_argument("--password")
     create.set_defaults(handler=user_create)
+    user_cmd.add_parser("list", help="every user, active or not").set_defaults(handler=user_list)
+    update = user_cmd.add_parser("update", help="change a user's role, name or language")
+    update.add_argument("--email", required=True)
+    update.add_argument("--role", choices=[r.value for r in Role])
+    update.add_argument("--name")
+    update.add_argument("--locale")
+    update.set_defaults(handler=user_update)
+    deactivate = user_cmd.add_parser(
+        "deactivate", help="sign a user out everywhere and refuse their sign-ins"
+    )
+    deactivate.add_argument("--email", required=True)
+    deactivate.set_defaults(handler=user_deactivate)
+    activate = user_cmd.add_parser("activate", help="let a deactivated user sign in again")
+    activate.add_argument("--email", required=True)
+    activate.set_defaults(handler=user_activate)
 
     token_cmd = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True

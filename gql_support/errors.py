@@ -11,7 +11,8 @@ client as a masked GraphQL error.
     ├── InvalidTransition   INVALID_TRANSITION   the status workflow has no such move
     ├── VersionConflict     VERSION_CONFLICT     expectedVersion is not the current version
     ├── TooLarge            TOO_LARGE            a list or file over its limit
-    └── InvalidCredentials  INVALID_CREDENTIALS  login with a wrong email or password
+    ├── InvalidCredentials  INVALID_CREDENTIALS  login with a wrong email or password
+    └── RateLimited         RATE_LIMITED         too many attempts or writes: retry_after seconds
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ErrorCode(StrEnum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     TOO_LARGE = "TOO_LARGE"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class DomainError(Exception):
@@ -67,3 +69,13 @@ class TooLarge(DomainError):
 
 class InvalidCredentials(DomainError):
     code = ErrorCode.INVALID_CREDENTIALS
+
+
+class RateLimited(DomainError):
+    """Refused before any work: the caller may try again in ``retry_after`` whole seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(f"{message}: try again in {retry_after} s")
+        self.retry_after = retry_after

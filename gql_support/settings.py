@@ -144,6 +144,38 @@ class Settings(BaseSettings):
         "so no request holds a pooled connection for long (0: no limit; migrations have none); "
         "the client gets a GraphQL error with the code `TIMEOUT`",
     )
+    token_lifetime_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=60,
+        description="how long a token from `login` or the CLI is valid (30 days)",
+    )
+    login_free_attempts: int = Field(
+        5, ge=1, description="login attempts per account before the waits start…"
+    )
+    login_free_attempts_per_address: int = Field(
+        30,
+        ge=1,
+        description="…and per client address (behind a proxy, run uvicorn with "
+        "`--forwarded-allow-ips` so this is the client's)",
+    )
+    login_max_wait_seconds: int = Field(
+        900, ge=1, description="the waits (1 s, doubled at each further attempt) stop here"
+    )
+    password_hashes_at_once: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="password hashes computed at once per process (argon2: 64 MiB each); more "
+        "logins queue",
+    )
+    writes_per_minute: float = Field(
+        30.0,
+        ge=0.01,
+        allow_inf_nan=False,
+        description="writes (reports, comments, Save/Sends, any incident change) per user, on "
+        "average…",
+    )
+    write_burst: int = Field(30, ge=1, description="…in bursts of at most this many")
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from gql_support.accounts import service as accounts
-from gql_support.accounts.models import Role
+from gql_support.accounts.models import Role, User
 from gql_support.settings import Settings
 from tests.conftest import start_cli
 
@@ -83,3 +83,51 @@ async def test_attachments_sweep_removes_old_orphans(settings: Settings) -> None
     # Then it is gone
     assert (code, out) == (0, "removed 1 orphaned file(s)\n")
     assert not orphan.exists()
+
+
+async def test_user_list_update_deactivate_and_activate(settings: Settings) -> None:
+    # Given an admin and an agent with a token
+    await accounts.create_user(email="root@example.com", name="Root", role=Role.ADMIN)
+    agent = await accounts.create_user(email="ada@example.com", name="Ada", role=Role.AGENT)
+    token = await accounts.issue_token(user=agent)
+
+    # When the agent is made a manager with a new name and language
+    code, out, _ = await _cli(
+        settings, "user", "update", "--email", "ADA@example.com", "--role", "MANAGER",
+        "--name", "Ada L.", "--locale", "fr",
+    )  # fmt: skip
+    assert (code, out) == (0, "updated MANAGER Ada L. <ada@example.com> (fr)\n")
+
+    # And deactivated: signed out at once
+    code, out, _ = await _cli(settings, "user", "deactivate", "--email", "ada@example.com")
+    assert (code, out) == (0, "deactivated ada@example.com: signed out everywhere\n")
+    assert await accounts.user_for_token(token=token) is None
+
+    # Then the list shows everyone, active or not
+    code, out, _ = await _cli(settings, "user", "list")
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "email\tname\trole\tlocale\tactive",
+            "ada@example.com\tAda L.\tMANAGER\tfr\tno",
+            "root@example.com\tRoot\tADMIN\ten\tyes",
+        ],
+    )
+
+    # And activating lets them sign in again, though not with the revoked token
+    code, _, _ = await _cli(settings, "user", "activate", "--email", "ada@example.com")
+    assert code == 0
+    assert (await User.get(id=agent.id)).is_active
+    assert await accounts.user_for_token(token=token) is None
+
+
+async def test_the_last_admin_is_not_deactivated_from_the_command_line(settings: Settings) -> None:
+    await accounts.create_user(email="root@example.com", name="Root", role=Role.ADMIN)
+    code, _, err = await _cli(settings, "user", "deactivate", "--email", "root@example.com")
+    assert code == 2
+    assert "last active admin" in err
+    code, _, err = await _cli(
+        settings, "user", "update", "--email", "root@example.com", "--role", "USER"
+    )
+    assert code == 2
+    assert (await User.get(email="root@example.com")).role == Role.ADMIN

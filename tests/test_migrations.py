@@ -3,17 +3,22 @@ say exactly what the models say."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from gql_support import db, migrations
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import ApiToken
 from gql_support.incidents.models import (
     IncidentCounter,
 )
@@ -124,3 +129,43 @@ async def test_the_models_match_the_migrations(settings: Settings) -> None:
     changes = await MigrationAutodetector(apps, apps_config).changes()
     # Then it has nothing to write
     assert [(w.name, [op.describe() for op in w.operations]) for w in changes] == []
+
+
+async def test_tokens_issued_before_expiry_existed_get_the_default_lifetime(
+    backend: str, empty_database: Settings
+) -> None:
+    # Given a database at the migration before tokens expired, with a user's token
+    await run_migrations(config=db.tortoise_config(empty_database), target="models.0005_outbox")
+    await Tortoise.close_connections()
+    await db.open_database(empty_database)
+    try:
+        conn = connections.get("default")
+        mark = "?" if backend == "sqlite" else "$1"
+        await conn.execute_query(
+            'INSERT INTO "user" (name, email, role, locale, is_active, created_at) '
+            f"VALUES ('Old', 'old@example.com', 'USER', 'en', {mark}, CURRENT_TIMESTAMP)",
+            [True],
+        )
+        await conn.execute_query(
+            "INSERT INTO api_token (user_id, token_hash, created_at) "
+            f"VALUES (1, {mark}, CURRENT_TIMESTAMP)",
+            [hashlib.sha256(b"gqls_old").hexdigest()],
+        )
+    finally:
+        await db.close_database()
+
+    # When the rest of the migrations run
+    await db.migrate(empty_database)
+
+    # Then the old token still signs its user in, for about 30 days from now
+    await db.open_database(empty_database)
+    try:
+        user = await accounts.user_for_token(token="gqls_old")
+        assert user is not None
+        assert user.email == "old@example.com"
+        token = await ApiToken.get(user_id=user.id)
+        assert token.expires_at is not None
+        left = token.expires_at - datetime.now(UTC)
+        assert timedelta(days=29) < left <= timedelta(days=30)
+    finally:
+        await db.close_database()

@@ -1,4 +1,5 @@
-"""Tortoise models of the people who use the desk and the tokens they sign in with."""
+"""Tortoise models of the people who use the desk, the tokens they sign in with, and the
+counters that rate-limit them."""
 
 from __future__ import annotations
 
@@ -53,8 +54,25 @@ class ApiToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
+    # Always set on issue; null only in the schema, so the column could be added to a table
+    # with rows (the migration fills it). A null never passes ``expires_at > now``. (A plain
+    # comment: Tortoise's SQLite ADD COLUMN breaks on a field description.)
+    expires_at = fields.DatetimeField(null=True)
 
     user_id: int
 
     class Meta:
         table = "api_token"
+
+
+class Throttle(Model):
+    """One rate-limit counter (a login account or address, a user's writes), shared by every
+    process; used when no Redis is configured. Times are seconds since the epoch."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    hits = fields.FloatField(default=0)
+    blocked_until = fields.FloatField(default=0)
+    updated_at = fields.FloatField(default=0, db_index=True)
+
+    class Meta:
+        table = "throttle"

@@ -5,8 +5,10 @@ lifetime, the database, the live-update bus and the email sender."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -26,24 +28,36 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gql_support.accounts import service as accounts
 from gql_support.accounts.models import User
-from gql_support.accounts.service import user_for_token
+from gql_support.accounts.service import Session, session_by_id, session_for_token
+from gql_support.accounts.throttle import Throttle
 from gql_support.api.context import Context
 from gql_support.api.schema import build_schema
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
 from gql_support.db import tortoise_config
-from gql_support.live.bus import Bus, InProcessBus, PostgresBus, RedisBus
-from gql_support.live.bus import use as use_bus
+from gql_support.live import bus
 from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
 
+#: WebSocket close code when the session ends (token revoked or expired, user deactivated):
+#: the one a bad token gets at connection_init, so clients sign in again.
+SESSION_ENDED_CLOSE_CODE = 4403
+
 
 class Viewer(BaseUser):
-    def __init__(self, user: User) -> None:
-        self.user = user
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.user = session.user
 
     @property
     def is_authenticated(self) -> bool:
@@ -71,10 +85,10 @@ class BearerTokenBackend(AuthenticationBackend):
         token = bearer_token(conn.headers.get("authorization"))
         if token is None:
             return None
-        user = await user_for_token(token=token)
-        if user is None:
-            raise AuthenticationError("invalid or revoked token")
-        return AuthCredentials(["authenticated"]), Viewer(user)
+        session = await session_for_token(token=token)
+        if session is None:
+            raise AuthenticationError("invalid, expired or revoked token")
+        return AuthCredentials(["authenticated"]), Viewer(session)
 
 
 def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
@@ -96,18 +110,63 @@ def _viewer(conn: HTTPConnection) -> User | None:
     return conn.user.user if isinstance(conn.user, Viewer) else None
 
 
+async def _still_signed_in(context: Context) -> bool:
+    """Re-reads the session of a WebSocket before each operation: a revoked or expired token,
+    or a deactivated user, is refused even if the message to close the socket was lost; the
+    viewer's role is the current one."""
+    session = None if context.token_id is None else await session_by_id(token_id=context.token_id)
+    if session is None:
+        return False
+    context.viewer = session.user
+    return True
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and not await _still_signed_in(self.context):
+            await self.websocket.close(SESSION_ENDED_CLOSE_CODE, "session ended: sign in again")
+            return
+        await super().handle_subscribe(message)
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged and not await _still_signed_in(self.context):
+            await self.websocket.close(SESSION_ENDED_CLOSE_CODE, "session ended: sign in again")
+            return
+        await super().handle_start(message)
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
+
     def __init__(
-        self, *args: Any, attachments: AttachmentStore, public_url: str | None, **kwargs: Any
+        self,
+        *args: Any,
+        attachments: AttachmentStore,
+        public_url: str | None,
+        throttle: Throttle,
+        token_lifetime: timedelta,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.multipart_uploads_enabled = True
         self.attachments = attachments
         self.public_url = public_url
+        self.throttle = throttle
+        self.token_lifetime = token_lifetime
+        #: How to stop tracking each open WebSocket, by its ASGI scope.
+        self._untrack: dict[int, Callable[[], None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                untrack = self._untrack.pop(id(scope), None)
+                if untrack is not None:
+                    untrack()
             return
         request = Request(scope=scope, receive=receive)
         response = csrf_refusal(request)
@@ -135,6 +194,9 @@ class GraphQLView(GraphQL[Context, None]):
             viewer=_viewer(request),
             attachments=self.attachments,
             base_url=self.public_url or _link_base_url(request),
+            throttle=self.throttle,
+            token_lifetime=self.token_lifetime,
+            token_id=request.user.session.token_id if isinstance(request.user, Viewer) else None,
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -145,10 +207,25 @@ class GraphQLView(GraphQL[Context, None]):
             token = bearer_token(value if isinstance(value, str) else None)
         except AuthenticationError:
             token = None
-        user = None if token is None else await user_for_token(token=token)
-        if user is None:
+        session = None if token is None else await session_for_token(token=token)
+        if session is None:
             raise ConnectionRejectionError({"reason": "send Authorization: Bearer <token>"})
-        context.viewer = user
+        context.viewer = session.user
+        context.token_id = session.token_id
+        websocket = context.request
+        assert isinstance(websocket, WebSocket), "on_ws_connect is called for WebSockets"
+
+        async def close() -> None:
+            # Already closed by the client or the server: nothing to do.
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(SESSION_ENDED_CLOSE_CODE, "session ended: sign in again")
+
+        self._untrack[id(websocket.scope)] = bus.current().hub.sessions.add(
+            user_id=session.user.id,
+            token_id=session.token_id,
+            close=close,
+            expires_in=(session.expires_at - datetime.now(UTC)).total_seconds(),
+        )
         return None
 
 
@@ -172,16 +249,6 @@ async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
         await asyncio.gather(running, waker, return_exceptions=True)
 
 
-def bus_for(settings: Settings) -> Bus:
-    """The live-update bus the settings call for: Redis if configured, else PostgreSQL's
-    LISTEN/NOTIFY on PostgreSQL, else in-process (one process on SQLite)."""
-    if settings.redis_url:
-        return RedisBus(settings.redis_url)
-    if settings.database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
-        return PostgresBus(settings.database_url.replace("asyncpg://", "postgres://", 1))
-    return InProcessBus()
-
-
 def app_from_env() -> Starlette:
     """The app configured from the environment: the factory behind ``serve --workers``."""
     return create_app(Settings.from_env())
@@ -192,10 +259,14 @@ def create_app(
     *,
     manage_database: bool = True,
     attachments: AttachmentStore | None = None,
+    throttle: Throttle | None = None,
 ) -> Starlette:
-    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database and
-    the live-update bus and, when ``outbox_in_serve`` is on, runs the email sender."""
+    """The ASGI app; with ``manage_database`` its lifespan opens and closes the database, the
+    live-update bus and the rate limits' store and, when ``outbox_in_serve`` is on, runs the
+    email sender."""
     store = attachments or AttachmentStore.from_settings(settings)
+    limits = throttle or Throttle.from_settings(settings)
+    accounts.hashing.resize(settings.password_hashes_at_once)
     graphql = GraphQLView(
         build_schema(debug=settings.debug),
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -204,6 +275,8 @@ def create_app(
         allowed_origins=settings.allowed_origins,
         attachments=store,
         public_url=settings.public_url,
+        throttle=limits,
+        token_lifetime=timedelta(seconds=settings.token_lifetime_seconds),
     )
     # Starlette's own limit backs the per-file and per-request ones: a body that could not be
     # a valid request is cut off (413) before it is all read.
@@ -218,8 +291,8 @@ def create_app(
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings)):
-            live_bus = bus_for(settings)
-            use_bus(live_bus)
+            live_bus = bus.for_database(settings.database_url, settings.redis_url)
+            bus.use(live_bus)
             await live_bus.start()
             try:
                 if not settings.outbox_in_serve:
@@ -229,6 +302,7 @@ def create_app(
                     yield
             finally:
                 await live_bus.stop()
+                await limits.close()
 
     return Starlette(
         debug=settings.debug,

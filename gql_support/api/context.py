@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from gql_support.accounts.models import User
+from gql_support.accounts.throttle import Throttle
 from gql_support.api.dataloaders import Loaders
 from gql_support.attachments.service import AttachmentStore
 
@@ -23,6 +25,12 @@ class Context:
     attachments: AttachmentStore
     #: The server's address as users reach it, for download links.
     base_url: str
+    #: Login attempts and writes, counted across processes.
+    throttle: Throttle
+    #: How long a token from ``login`` lasts.
+    token_lifetime: timedelta
+    #: The id of the token the viewer signed in with (for ``logout``, and to re-check it).
+    token_id: int | None = None
     loaders: Loaders = field(default_factory=Loaders)
     #: The WebSocket connection_init payload, set by Strawberry.
     connection_params: Any = None

@@ -12,7 +12,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.permission import BasePermission
 
 from gql_support.db import is_statement_timeout
-from gql_support.errors import DomainError, ErrorCode
+from gql_support.errors import DomainError, ErrorCode, RateLimited
 from gql_support.live.bus import SubscriberTooSlow
 
 strawberry.enum(ErrorCode, name="UserErrorCode")
@@ -27,10 +27,16 @@ class UserError:
     field: list[str] | None = strawberry.field(
         description='Path to the input field at fault, e.g. ["input", "status"].'
     )
+    retry_after: int | None = strawberry.field(
+        default=None, description="For RATE_LIMITED: seconds to wait before trying again."
+    )
 
     @classmethod
     def from_domain(cls, error: DomainError) -> UserError:
-        return cls(code=error.code, message=error.message, field=error.field)
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        return cls(
+            code=error.code, message=error.message, field=error.field, retry_after=retry_after
+        )
 
 
 def query_error(error: DomainError) -> GraphQLError:

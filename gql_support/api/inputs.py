@@ -10,6 +10,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.file_uploads import Upload
 
+from gql_support.accounts.models import Role
 from gql_support.api.ids import decode_id
 from gql_support.incidents import queries
 from gql_support.incidents.changes import (
@@ -64,6 +65,16 @@ def references(items: list[ReferenceInput] | None) -> list[NewReference]:
 class LoginInput:
     email: str
     password: str
+
+
+@strawberry.input(description="An admin changes a user's role or active flag; null leaves it.")
+class UpdateUserInput:
+    user_id: strawberry.ID
+    role: Role | None = None
+    is_active: bool | None = strawberry.field(
+        default=None,
+        description="false signs the user out everywhere (tokens revoked, connections closed).",
+    )
 
 
 @strawberry.input

@@ -23,6 +23,7 @@ from gql_support.api.inputs import (
     ReportIncidentInput,
     SaveIncidentInput,
     UpdateStatusInput,
+    UpdateUserInput,
     WatchIncidentInput,
     given,
     given_list,
@@ -51,6 +52,19 @@ class LoginPayload:
 
 
 @strawberry.type
+class LogoutPayload:
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateUserPayload:
+    user: User | None = strawberry.field(
+        description="The user after the change; null when nothing was changed."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
 class IncidentPayload:
     incident: Incident | None = strawberry.field(
         description="The incident after the change; null when nothing was changed."
@@ -70,6 +84,13 @@ class CommentPayload:
 def _actor(info: Info) -> UserModel:
     assert info.context.viewer is not None, "guarded by IsAuthenticated"
     return info.context.viewer
+
+
+async def _write(info: Info) -> UserModel:
+    """The actor, once a write is taken from their budget (RateLimited when it is spent)."""
+    actor = _actor(info)
+    await info.context.throttle.spend_write(user_id=actor.id)
+    return actor
 
 
 def _incident_pk(global_id: strawberry.ID) -> int:
@@ -108,18 +129,52 @@ _signed_in: list[type[BasePermission]] = [IsAuthenticated]
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def login(self, input: LoginInput) -> LoginPayload:
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        client = info.context.request.client
         try:
-            user, token = await accounts.login(email=input.email, password=input.password)
+            user, token = await accounts.login(
+                email=input.email,
+                password=input.password,
+                address=None if client is None else client.host,
+                throttle=info.context.throttle,
+                lifetime=info.context.token_lifetime,
+            )
         except DomainError as error:
             return LoginPayload(token=None, viewer=None, errors=[UserError.from_domain(error)])
         return LoginPayload(token=token, viewer=User.from_model(user), errors=[])
+
+    @strawberry.mutation(
+        permission_classes=_signed_in,
+        description="Revokes the token of this request; its open connections are closed.",
+    )
+    async def logout(self, info: Info) -> LogoutPayload:
+        token_id = info.context.token_id
+        assert token_id is not None, "guarded by IsAuthenticated"
+        await accounts.logout(token_id=token_id)
+        return LogoutPayload(errors=[])
+
+    @strawberry.mutation(
+        permission_classes=_signed_in,
+        description="ADMIN only: change a user's role or active flag. The last active admin "
+        "can be neither demoted nor deactivated.",
+    )
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+        try:
+            user = await accounts.update_user(
+                actor=_actor(info),
+                user_id=user_pk("userId")(input.user_id),
+                role=input.role,
+                is_active=input.is_active,
+            )
+        except DomainError as error:
+            return UpdateUserPayload(user=None, errors=[UserError.from_domain(error)])
+        return UpdateUserPayload(user=User.from_model(user), errors=[])
 
     @strawberry.mutation(permission_classes=_signed_in)
     async def report_incident(self, info: Info, input: ReportIncidentInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
             return await service.report_incident(
-                actor=_actor(info),
+                actor=await _write(info),
                 description=input.description,
                 type=input.type,
                 impact=input.impact,
@@ -144,7 +199,7 @@ class Mutation:
         async def change() -> incidents.Incident:
             assignee = input.assigned_to_id
             return await service.assign_incident(
-                actor=_actor(info),
+                actor=await _write(info),
                 incident_id=_incident_pk(input.incident_id),
                 assigned_to_id=None if assignee is None else user_pk("assignedToId")(assignee),
                 supported_by_ids=given_list(input.supported_by_ids, user_pk("supportedByIds")),
@@ -157,7 +212,7 @@ class Mutation:
     async def update_status(self, info: Info, input: UpdateStatusInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
             return await service.update_status(
-                actor=_actor(info),
+                actor=await _write(info),
                 incident_id=_incident_pk(input.incident_id),
                 status=input.status,
                 comment=input.comment,
@@ -170,7 +225,7 @@ class Mutation:
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
         try:
             comment, incident = await service.add_comment(
-                actor=_actor(info),
+                actor=await _write(info),
                 incident_id=_incident_pk(input.incident_id),
                 body=input.body,
                 references=references(input.references),
@@ -194,11 +249,12 @@ class Mutation:
     @strawberry.mutation(permission_classes=_signed_in)
     async def save_incident(self, info: Info, input: SaveIncidentInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
+            actor = await _write(info)
             for required in ("status", "type", "impact", "urgency"):
                 if getattr(input, required) is None:
                     raise InvalidInput(f"{required} cannot be null", field=["input", required])
             incident, _ = await service.edit_incident(
-                actor=_actor(info),
+                actor=actor,
                 incident_id=_incident_pk(input.incident_id),
                 expected_version=input.expected_version,
                 changes=IncidentChanges(
@@ -225,7 +281,7 @@ class Mutation:
     async def watch_incident(self, info: Info, input: WatchIncidentInput) -> IncidentPayload:
         async def change() -> incidents.Incident:
             return await service.watch_incident(
-                actor=_actor(info),
+                actor=await _write(info),
                 incident_id=_incident_pk(input.incident_id),
                 watching=input.watching,
             )

@@ -59,6 +59,9 @@ class User(Node):
     locale: str = strawberry.field(
         description='BCP 47 language tag used for this user\'s emails, e.g. "fr" or "en".'
     )
+    is_active: bool = strawberry.field(
+        default=True, description="Whether the user may sign in and be assigned work."
+    )
 
     @classmethod
     def from_model(cls, user: accounts.User) -> User:
@@ -68,6 +71,7 @@ class User(Node):
             email=user.email,
             role=user.role,
             locale=user.locale,
+            is_active=user.is_active,
         )
 
 

@@ -1,14 +1,18 @@
 """The event bus behind subscriptions: the ids of committed changes, delivered to every
-server process, and fanned out inside each to its subscribers.
+server process, and fanned out inside each to its subscribers; and the sessions that ended
+(a revoked token, a deactivated user), so every process closes their open connections.
 
     Hub                 this process's subscribers; a bounded queue each, deduplicated ids
+    Sessions            this process's open connections, by user and token, to close on demand
     InProcessBus        one process (the embedded SQLite default): deliver after commit
     PostgresBus         NOTIFY inside the writing transaction (delivered only on commit),
                         one LISTEN connection per process, re-established with a catch-up
     RedisBus            PUBLISH after commit, one pub/sub connection per process, same catch-up
 
 A payload is a change id, never more: subscribers read the change from ``incident_change``,
-which is also what a listener reads to catch up after losing its connection.
+which is also what a listener reads to catch up after losing its connection. On the second
+channel a payload names an ended session, ``user:<id>`` or ``token:<id>``; it needs no
+catch-up, as each operation on a connection also checks its token (see ``api.app``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +32,7 @@ from tortoise import connections
 from gql_support.live.models import IncidentChange
 
 CHANNEL = "gql_support_changes"
+SESSIONS_CHANNEL = "gql_support_sessions"
 #: How many changes a subscriber may fall behind before it is dropped.
 QUEUE_SIZE = 256
 #: How far back a listener looks, before the moment it lost its connection, when it catches up.
@@ -70,6 +76,81 @@ class Feed:
         return waiting
 
 
+@dataclass(eq=False)
+class _Connection:
+    user_id: int
+    token_id: int
+    close: Callable[[], Awaitable[None]]
+    expiry: asyncio.TimerHandle | None = None
+
+
+class Sessions:
+    """This process's open connections (WebSockets), each with the user and token it runs as,
+    closed when their session ends anywhere or their token expires."""
+
+    def __init__(self) -> None:
+        self._open: set[_Connection] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def add(
+        self,
+        *,
+        user_id: int,
+        token_id: int,
+        close: Callable[[], Awaitable[None]],
+        expires_in: float | None = None,
+    ) -> Callable[[], None]:
+        """Tracks a connection until the returned function is called (when it ends)."""
+        connection = _Connection(user_id, token_id, close)
+        if expires_in is not None:
+            connection.expiry = asyncio.get_running_loop().call_later(
+                max(expires_in, 0.0), self._close, connection
+            )
+        self._open.add(connection)
+
+        def remove() -> None:
+            self._open.discard(connection)
+            if connection.expiry is not None:
+                connection.expiry.cancel()
+
+        return remove
+
+    def end(self, payload: str) -> int:
+        """Closes the connections of ``user:<id>`` or ``token:<id>``; returns how many."""
+        kind, _, number = payload.partition(":")
+        if kind not in {"user", "token"} or not number.isdigit():
+            log.warning("ignored a malformed session message %r", payload)
+            return 0
+        ended = [
+            c
+            for c in list(self._open)
+            if (c.user_id if kind == "user" else c.token_id) == int(number)
+        ]
+        for connection in ended:
+            self._close(connection)
+        return len(ended)
+
+    def _close(self, connection: _Connection) -> None:
+        if connection not in self._open:
+            return
+        self._open.discard(connection)
+        if connection.expiry is not None:
+            connection.expiry.cancel()
+        task = asyncio.ensure_future(connection.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+def session_payload(*, user_id: int | None = None, token_id: int | None = None) -> str:
+    """The message that ends a user's sessions, or one token's."""
+    if (user_id is None) == (token_id is None):
+        raise ValueError("name a user or a token")
+    return f"user:{user_id}" if user_id is not None else f"token:{token_id}"
+
+
 class Hub:
     """The subscribers of this process. Delivery never waits, so a slow one slows nobody."""
 
@@ -78,6 +159,7 @@ class Hub:
         self._seen: OrderedDict[int, None] = OrderedDict()
         #: What the transport shares between this hub's subscribers (reads, dashboard feeds).
         self.shared: dict[str, Any] = {}
+        self.sessions = Sessions()
 
     def deliver(self, change_id: int) -> None:
         if change_id in self._seen:
@@ -122,6 +204,10 @@ class InProcessBus:
 
     async def after_commit(self, change_id: int) -> None:
         self.hub.deliver(change_id)
+
+    async def end_sessions(self, payload: str) -> None:
+        """Closes the open connections of an ended session (call after the commit)."""
+        self.hub.sessions.end(payload)
 
 
 class _ListeningBus:
@@ -194,6 +280,12 @@ class PostgresBus(_ListeningBus):
             "SELECT pg_notify($1, $2)", [CHANNEL, str(change_id)]
         )
 
+    async def end_sessions(self, payload: str) -> None:
+        """Tells every process (this one included) to close an ended session's connections."""
+        await connections.get("default").execute_query(
+            "SELECT pg_notify($1, $2)", [SESSIONS_CHANNEL, payload]
+        )
+
     async def _listen(self, on_ready: Callable[[], Awaitable[None]]) -> None:
         conn = await asyncpg.connect(
             self.dsn, server_settings={"application_name": "gql-support-listener"}
@@ -203,6 +295,10 @@ class PostgresBus(_ListeningBus):
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(
                 CHANNEL, lambda _conn, _pid, _channel, payload: self.hub.deliver(int(payload))
+            )
+            await conn.add_listener(
+                SESSIONS_CHANNEL,
+                lambda _conn, _pid, _channel, payload: self.hub.sessions.end(payload),
             )
             await on_ready()
             while not lost.is_set():
@@ -225,12 +321,19 @@ class RedisBus(_ListeningBus):
         self._publisher: object | None = None
 
     async def after_commit(self, change_id: int) -> None:
+        await self._publish(CHANNEL, str(change_id))
+
+    async def end_sessions(self, payload: str) -> None:
+        """Tells every process (this one included) to close an ended session's connections."""
+        await self._publish(SESSIONS_CHANNEL, payload)
+
+    async def _publish(self, channel: str, payload: str) -> None:
         from redis.asyncio import Redis
 
         if self._publisher is None:
             self._publisher = Redis.from_url(self.url)
         assert isinstance(self._publisher, Redis)
-        await self._publisher.publish(CHANNEL, str(change_id))
+        await self._publisher.publish(channel, payload)
 
     async def stop(self) -> None:
         await super().stop()
@@ -243,10 +346,14 @@ class RedisBus(_ListeningBus):
         client = Redis.from_url(self.url, health_check_interval=HEALTH_CHECK_SECONDS)
         try:
             async with client.pubsub() as pubsub:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(CHANNEL, SESSIONS_CHANNEL)
                 await on_ready()
                 async for message in pubsub.listen():
-                    if message["type"] == "message":
+                    if message["type"] != "message":
+                        continue
+                    if message["channel"] == SESSIONS_CHANNEL.encode():
+                        self.hub.sessions.end(message["data"].decode())
+                    else:
                         self.hub.deliver(int(message["data"]))
             raise ConnectionError("the pub/sub connection ended")
         finally:
@@ -254,6 +361,17 @@ class RedisBus(_ListeningBus):
 
 
 Bus = InProcessBus | PostgresBus | RedisBus
+
+
+def for_database(database_url: str, redis_url: str | None) -> Bus:
+    """The bus a deployment calls for: Redis if configured, else PostgreSQL's LISTEN/NOTIFY on
+    PostgreSQL, else in-process (one process on SQLite)."""
+    if redis_url:
+        return RedisBus(redis_url)
+    if database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        return PostgresBus(database_url.replace("asyncpg://", "postgres://", 1))
+    return InProcessBus()
+
 
 _bus: Bus = InProcessBus()
 

@@ -43,13 +43,14 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _server(settings: Settings) -> AsyncIterator[str]:
+async def _server(settings: Settings, **extra_env: str) -> AsyncIterator[str]:
     """A real ``uvicorn`` process serving the app on the test's database."""
     port = _free_port()
     env = {
         **os.environ,
         "GQL_SUPPORT_DATABASE_URL": settings.database_url,
         "GQL_SUPPORT_MAIL_DIR": settings.mail_dir,
+        **extra_env,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "gql_support.api.app:app_from_env", "--factory",
