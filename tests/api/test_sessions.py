@@ -19,9 +19,11 @@ from gql_support.accounts.models import ApiToken, Role, User
 from gql_support.api.ids import to_global_id
 from gql_support.incidents import service
 from gql_support.incidents.models import Incident, IncidentStatus
+from gql_support.live import bus
 from gql_support.settings import Settings
 from tests.api.test_rate_limits import require_redis
 from tests.api.test_scale_out import _server
+from tests.api.test_subscriptions import _listening
 from tests.conftest import GraphQLClient, MakePerson, Person, start_cli
 from tests.live.test_bus import REDIS_URL
 
@@ -200,10 +202,17 @@ async def test_deactivating_a_manager_closes_their_websocket(
     assert data["updateUser"]["errors"] == []
     assert await _closed_with(manager_socket) == 4403
     # And nobody else's socket is closed: the bystander still hears the next change
+    await _listening(1)
     await service.report_incident(actor=bystander.user, description="After")
     message = json.loads(await asyncio.wait_for(bystander_socket.recv(), CLOSE_DEADLINE))
     assert message["type"] == "next"
+    # And a socket closed by its client is no longer tracked
     await bystander_socket.close()
+    async with asyncio.timeout(CLOSE_DEADLINE):
+        while True:
+            if not len(bus.current().hub.sessions):
+                break
+            await asyncio.sleep(0.01)
 
 
 async def test_an_operation_on_a_socket_whose_session_ended_unheard_is_refused(
