@@ -58,12 +58,13 @@ async def test_concurrent_reports_get_every_number_once(
 async def test_concurrent_reports_mixed_with_refused_ones_leave_no_gap(
     gql: GraphQLClient, make_person: MakePerson
 ) -> None:
-    # Given a reporter, and a watcher id that names nobody
-    reporter = await make_person(Role.USER)
+    # Given four reporters (each within the write budget), and a watcher id that names nobody
+    reporters = [await make_person(Role.USER) for _ in range(4)]
     nobody = to_global_id("User", 999_999)
 
     # When 30 good reports and 10 refused inside the transaction arrive at once
     def report(n: int) -> Any:
+        reporter = reporters[n % len(reporters)]
         watcher = nobody if n % 4 == 3 else reporter.id
         return gql.execute(
             REPORT,
