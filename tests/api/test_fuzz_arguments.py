@@ -44,12 +44,14 @@ from graphql import (
     get_nullable_type,
     is_leaf_type,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from gql_support.accounts.models import Role
 from gql_support.api.schema import build_schema
+from gql_support.settings import Settings
 from tests.api.hostile import assert_client_error_only, post_raw
 from tests.conftest import GraphQLClient, MakePerson, Person
 from tests.documents import ADD_COMMENT, REPORT
@@ -338,6 +340,20 @@ def _hostile(type_: GraphQLInputType) -> st.SearchStrategy[Any]:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test's database with rate limits no fuzz run reaches: a refusal for going too fast
+    would hide what the values themselves do."""
+    return settings.model_copy(
+        update={
+            "writes_per_minute": 1_000_000.0,
+            "write_burst": 1_000_000,
+            "login_free_attempts": 1_000_000,
+            "login_free_attempts_per_address": 1_000_000,
+        }
+    )
+
+
+@pytest.fixture
 async def desk(gql: GraphQLClient, make_person: MakePerson) -> Desk:
     """A manager and an incident with a comment: something for every ID to name."""
     manager = await make_person(Role.MANAGER)
@@ -364,7 +380,7 @@ def test_every_field_with_arguments_is_reached() -> None:
 
 
 @pytest.mark.parametrize("field", FIELDS, ids=list(FIELDS))
-@settings(
+@hypothesis_settings(
     max_examples=EXAMPLES_PER_POSITION,
     deadline=None,
     database=None,
