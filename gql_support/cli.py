@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from gql_support import db
 from gql_support.accounts import service as accounts
@@ -40,6 +44,28 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> in
     return asyncio.run(run())
 
 
+class WithoutQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: signed download links carry
+    their signature there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs (client, method, path with query string, HTTP version, status).
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the access log's query strings dropped."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["without_query_string"] = {
+        "()": f"{__name__}.WithoutQueryString"
+    }
+    config["handlers"]["access"]["filters"] = ["without_query_string"]
+    return config
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1 and settings.is_sqlite and not settings.redis_url:
         print(
@@ -48,6 +74,16 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             "changes",
             file=sys.stderr,
         )
+        return 2
+    refusals = settings.production_refusals()
+    if args.workers > 1 and not settings.secret_key_is_set:
+        refusals.append(
+            "--workers > 1 needs GQL_SUPPORT_SECRET_KEY: each process would sign download "
+            "links with its own key, and the others would refuse them"
+        )
+    if refusals:
+        for refusal in refusals:
+            print(f"error: {refusal}", file=sys.stderr)
         return 2
     asyncio.run(db.migrate(settings))
     if settings.demo_data:
@@ -62,7 +98,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         print("Email: sent through GQL_SUPPORT_SMTP_URL")
     else:
         print(f"Email: written as .eml files under {settings.mail_dir}/ (no GQL_SUPPORT_SMTP_URL)")
-    print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    graphiql = " and GraphiQL" if settings.graphiql else ""
+    print(f"GraphQL API{graphiql}: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
         "gql_support.api.app:app_from_env",
         factory=True,
@@ -70,6 +107,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        log_config=_log_config(),
         # Compression costs ~40 KB per open WebSocket: dashboards send small JSON messages.
         ws_per_message_deflate=False,
     )

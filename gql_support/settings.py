@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PREFIX = "GQL_SUPPORT_"
 #: Where links in email point when GQL_SUPPORT_PUBLIC_URL is unset: what ``make run`` serves.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+#: What ``GQL_SUPPORT_ENV=production`` changes, unless set apart.
+PRODUCTION_DEFAULTS = {"graphiql": False, "suggestions": False, "introspection": "signed-in"}
 
 
 class Settings(BaseSettings):
@@ -35,10 +37,46 @@ class Settings(BaseSettings):
         "sqlite://var/gql-support.sqlite3",
         description="any Tortoise URL, e.g. `postgres://user:pass@host:5432/db`",
     )
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="`production`: GraphiQL, suggestions and anonymous introspection off unless "
+        "set apart; refuses to start without `GQL_SUPPORT_SECRET_KEY` or with debug on",
+    )
     debug: bool = Field(
         False, description="unexpected errors shown to clients in full, Starlette debug pages"
     )
-    graphiql: bool = Field(True, description="serve GraphiQL on `GET /graphql`")
+    graphiql: bool = Field(True, description="serve GraphiQL on `GET /graphql` (off in production)")
+    introspection: Literal["everyone", "signed-in", "off"] = Field(
+        "everyone",
+        description="who may ask `__schema`/`__type`: `everyone`, `signed-in` (in production) "
+        "or `off`",
+    )
+    suggestions: bool = Field(
+        True, description='"Did you mean …?" in error messages (off in production)'
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="largest request body that is not a file upload (413 over it; 8 MiB: a 1 MiB "
+        "comment, escaped, fits)",
+    )
+    max_document_chars: int = Field(
+        100_000,
+        ge=100,
+        description="longest GraphQL document (`DOCUMENT_TOO_LARGE`; long text goes in variables)",
+    )
+    max_tokens: int = Field(
+        1000, ge=10, description="most tokens in a document (`TOO_MANY_TOKENS`)"
+    )
+    max_aliases: int = Field(15, ge=0, description="most aliased fields (`TOO_MANY_ALIASES`)")
+    max_directives: int = Field(50, ge=0, description="most directives (`TOO_MANY_DIRECTIVES`)")
+    max_depth: int = Field(10, ge=1, description="deepest nesting of fields (`TOO_DEEP`)")
+    max_cost: int = Field(
+        10_000,
+        ge=1,
+        description="most objects a query may return, lists counted at their page size "
+        "(`TOO_COSTLY`)",
+    )
     demo_data: bool = Field(
         True, description="`serve` seeds demo users and incidents into an empty database"
     )
@@ -79,7 +117,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
         description="signs download links: set it (the same on every host) so links survive "
-        "restarts; unset, a random one per process",
+        "restarts; unset, a random one per process; required in production and by `serve "
+        "--workers` above 1",
     )
     public_url: str | None = Field(
         None,
@@ -177,6 +216,13 @@ class Settings(BaseSettings):
     )
     write_burst: int = Field(30, ge=1, description="…in bursts of at most this many")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _production_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("env") == "production":
+            return {**PRODUCTION_DEFAULTS, **data}
+        return data
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -200,6 +246,27 @@ class Settings(BaseSettings):
                 for e in error.errors()
             )
             raise ValueError(problems) from None
+
+    @property
+    def secret_key_is_set(self) -> bool:
+        """Whether links are signed with a configured key rather than this process's own."""
+        return "secret_key" in self.model_fields_set
+
+    def production_refusals(self) -> list[str]:
+        """Why this configuration must not serve in production; empty when it may."""
+        if self.env != "production":
+            return []
+        refusals = []
+        if not self.secret_key_is_set:
+            refusals.append(
+                "GQL_SUPPORT_SECRET_KEY is unset: every process would sign links with a key of "
+                "its own that dies with it"
+            )
+        if self.debug:
+            refusals.append(
+                "GQL_SUPPORT_DEBUG is on: unexpected errors would reach clients in full"
+            )
+        return refusals
 
     @property
     def is_sqlite(self) -> bool:

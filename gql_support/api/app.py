@@ -1,11 +1,16 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
 WebSocket, with GraphiQL, and multipart uploads), attachment downloads, and, for the app's
-lifetime, the database, the live-update bus and the email sender."""
+lifetime, the database, the live-update bus and the email sender.
+
+Before Strawberry sees an HTTP request: a body over its limit is refused with 413 (a JSON
+body at ``max_body_bytes``, an upload at what its files may add up to), and an upload from
+someone not signed in with 401, both before the body is read."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,12 +24,13 @@ from starlette.authentication import (
     AuthenticationError,
     BaseUser,
 )
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -41,6 +47,7 @@ from gql_support.accounts.models import User
 from gql_support.accounts.service import Session, session_by_id, session_for_token
 from gql_support.accounts.throttle import Throttle
 from gql_support.api.context import Context
+from gql_support.api.graphiql import graphiql_page
 from gql_support.api.schema import build_schema
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
@@ -91,11 +98,12 @@ class BearerTokenBackend(AuthenticationBackend):
         return AuthCredentials(["authenticated"]), Viewer(session)
 
 
-def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
+def _error(status_code: int, code: str, message: str, **headers: str) -> Response:
+    """A refusal before GraphQL runs, shaped as a GraphQL response."""
     return JSONResponse(
-        {"errors": [{"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer"},
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status_code,
+        headers=headers,
     )
 
 
@@ -104,6 +112,29 @@ def _link_base_url(conn: HTTPConnection) -> str:
     the ``http://`` or ``https://`` address a browser fetches files from."""
     url = conn.base_url
     return str(url.replace(scheme={"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)))
+
+
+def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
+    return _error(401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` that fails once the body has passed ``limit`` bytes."""
+    received = 0
+
+    async def receive_capped() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _BodyTooLarge
+        return message
+
+    return receive_capped
 
 
 def _viewer(conn: HTTPConnection) -> User | None:
@@ -148,6 +179,7 @@ class GraphQLView(GraphQL[Context, None]):
         public_url: str | None,
         throttle: Throttle,
         token_lifetime: timedelta,
+        max_body_bytes: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -158,6 +190,10 @@ class GraphQLView(GraphQL[Context, None]):
         self.token_lifetime = token_lifetime
         #: How to stop tracking each open WebSocket, by its ASGI scope.
         self._untrack: dict[int, Callable[[], None]] = {}
+        self.max_body_bytes = max_body_bytes
+        # A body that could not be a valid upload is cut off before it is all read.
+        self.max_upload_bytes = attachments.per_request * attachments.max_bytes + MAX_FORM_FIELD
+        self.graphiql_html, self.html_headers = graphiql_page()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,22 +204,54 @@ class GraphQLView(GraphQL[Context, None]):
                 if untrack is not None:
                     untrack()
             return
-        request = Request(scope=scope, receive=receive)
-        response = csrf_refusal(request)
+        upload = _is_multipart(scope)
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
+        request = Request(scope=scope, receive=_capped(receive, limit))
         try:
-            if response is None:
+            response = await self._respond(request, upload=upload, limit=limit)
+        except _BodyTooLarge:
+            response = _too_large(limit)
+        try:
+            await response(scope, receive, send)
+        finally:
+            await request.close()
+
+    async def _respond(self, request: Request, *, upload: bool, limit: int) -> Response:
+        refusal = csrf_refusal(request)
+        if refusal is not None:
+            return refusal
+        if request.method == "POST":
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                return _too_large(limit)
+            if upload:
+                if _viewer(request) is None:
+                    return _error(
+                        401,
+                        "UNAUTHENTICATED",
+                        "sign in first: send Authorization: Bearer <token> with the upload",
+                        **{"WWW-Authenticate": "Bearer"},
+                    )
                 # Parsed here, with our limits, before Strawberry reads the cached form.
                 await request.form(
                     max_files=max(100, 2 * self.attachments.per_request),
                     max_part_size=MAX_FORM_FIELD,
                 )
-                try:
-                    response = await self.run(request)
-                except HTTPException as error:
-                    response = PlainTextResponse(error.reason, status_code=error.status_code)
-            await response(scope, receive, send)
-        finally:
-            await request.close()
+        try:
+            return await self.run(request)
+        except HTTPException as error:
+            return _error(error.status_code, "BAD_REQUEST", error.reason)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, "Unable to parse request body: not UTF-8") from error
+        except RecursionError as error:
+            raise HTTPException(400, "Unable to parse request body: JSON too deep") from error
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.graphiql_html, headers=self.html_headers)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -229,6 +297,15 @@ class GraphQLView(GraphQL[Context, None]):
         return None
 
 
+def _is_multipart(scope: Scope) -> bool:
+    content_type = Headers(scope=scope).get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
+
+
+def _too_large(limit: int) -> Response:
+    return _error(413, "REQUEST_TOO_LARGE", f"the request body is larger than {limit} bytes")
+
+
 async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -264,11 +341,13 @@ def create_app(
     """The ASGI app; with ``manage_database`` its lifespan opens and closes the database, the
     live-update bus and the rate limits' store and, when ``outbox_in_serve`` is on, runs the
     email sender."""
+    if refusals := settings.production_refusals():
+        raise RuntimeError("refusing to serve in production: " + "; ".join(refusals))
     store = attachments or AttachmentStore.from_settings(settings)
     limits = throttle or Throttle.from_settings(settings)
     accounts.hashing.resize(settings.password_hashes_at_once)
     graphql = GraphQLView(
-        build_schema(debug=settings.debug),
+        build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=15,
@@ -277,10 +356,8 @@ def create_app(
         public_url=settings.public_url,
         throttle=limits,
         token_lifetime=timedelta(seconds=settings.token_lifetime_seconds),
+        max_body_bytes=settings.max_body_bytes,
     )
-    # Starlette's own limit backs the per-file and per-request ones: a body that could not be
-    # a valid request is cut off (413) before it is all read.
-    max_body = settings.attachments_per_request * settings.attachment_max_bytes + MAX_FORM_FIELD
 
     async def attachment(request: Request) -> Response:
         return await download(request, store, _viewer(request))
@@ -307,7 +384,7 @@ def create_app(
     return Starlette(
         debug=settings.debug,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"], max_body_size=max_body),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id:int}", attachment),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", _health),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,6 +35,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     #: The WebSocket connection_init payload, set by Strawberry.
     connection_params: Any = None
+    #: Names the request (or WebSocket connection) in masked errors and in their log lines.
+    request_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 Info = StrawberryInfo[Context, Any]

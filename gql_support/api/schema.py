@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from functools import partial
 from typing import Any
@@ -10,21 +11,55 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from gql_support.api.context import Context
 from gql_support.api.errors import ClientErrors, should_mask, timed_out
+from gql_support.api.limits import Limits, RequestLimits
 from gql_support.api.multicast import shareable, subscribe_shared, viewer_dependent
 from gql_support.api.mutations import Mutation
 from gql_support.api.queries import Query
 from gql_support.api.subscriptions import Subscription
 from gql_support.api.types import Incident, IncidentEvent, Reference, User
+from gql_support.settings import Settings
 
 _TYPES = [User, Incident, IncidentEvent, Reference]
+logger = logging.getLogger("gql_support.api")
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context = None if execution_context is None else execution_context.context
+    return context.request_id if isinstance(context, Context) else None
+
+
+class _MaskWithRequestId(ClientErrors):
+    """Masks unexpected errors with the request id their log line carries."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        if timed_out(error):
+            return masked
+        request_id = _request_id(self.execution_context)
+        masked.message = f"Unexpected error (request id {request_id})."
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return masked
 
 
 class _Schema(strawberry.Schema):
+    #: Whether "Did you mean …?" may appear in errors raised while running an operation
+    #: (validation's are hidden by RequestLimits).
+    suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # The keyword arguments Strawberry passes to graphql-core's execute: variable values
+        # are coerced there, and a misspelt enum value would be answered with the right one.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": not self.suggestions}
+
     async def stream(
         self,
         query: str | None,
@@ -73,20 +108,44 @@ class _Schema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Errors written for clients (UNAUTHENTICATED, bad cursors) are not server problems:
-        # log only the unexpected ones.
-        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+        # log only the unexpected ones. Never ``str(error)``: it quotes the document, whose
+        # literals may be a password.
+        request_id = _request_id(execution_context)
+        operation = None if execution_context is None else execution_context.operation_name
+        for error in errors:
+            if should_mask(error):
+                logger.error(
+                    "unexpected error (request id %s) in operation %s at %s: %s",
+                    request_id,
+                    operation or "(anonymous)",
+                    ".".join(map(str, error.path or ())) or "(no path)",
+                    type(error.original_error).__name__,
+                    exc_info=error.original_error,
+                )
 
 
-def build_schema(*, debug: bool = False) -> strawberry.Schema:
-    """The schema; outside debug mode, unexpected errors reach clients masked; in every mode a
-    statement timeout reaches them as ``TIMEOUT``."""
-    return _Schema(
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the request limits of these settings; outside debug mode, unexpected
+    errors reach clients masked; in every mode a statement timeout reaches them as
+    ``TIMEOUT``."""
+    settings = settings or Settings()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(RequestLimits, limits=Limits.from_settings(settings)),
+    ]
+    if settings.debug:
+        extensions.append(partial(ClientErrors, should_mask_error=timed_out))
+    else:
+        extensions.append(partial(_MaskWithRequestId, should_mask_error=should_mask))
+    schema = _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=_TYPES,
-        extensions=[partial(ClientErrors, should_mask_error=timed_out if debug else should_mask)],
+        extensions=extensions,
     )
+    schema.suggestions = settings.suggestions
+    return schema
 
 
 if __name__ == "__main__":
