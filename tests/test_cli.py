@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import time
 from pathlib import Path
+
+import httpx
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
@@ -131,3 +135,56 @@ async def test_the_last_admin_is_not_deactivated_from_the_command_line(settings:
     )
     assert code == 2
     assert (await User.get(email="root@example.com")).role == Role.ADMIN
+
+
+async def test_serve_refuses_several_workers_without_a_shared_key() -> None:
+    # PostgreSQL (never reached: serve refuses first), so only the key is missing
+    elsewhere = Settings(database_url="postgres://nobody@127.0.0.1:1/none")
+    code, _, err = await _cli(elsewhere, "serve", "--workers", "2", "--port", "1")
+    assert code == 2
+    assert "--workers > 1 needs GQL_SUPPORT_SECRET_KEY" in err
+
+
+async def test_serve_in_production_refuses_without_a_key_or_with_debug(tmp_path: Path) -> None:
+    embedded = Settings(database_url=f"sqlite://{tmp_path}/desk.sqlite3")
+    process = await start_cli(embedded, "serve", "--port", "1", GQL_SUPPORT_ENV="production")
+    _, err = await process.communicate()
+    assert process.returncode == 2
+    assert "GQL_SUPPORT_SECRET_KEY is unset" in err.decode()
+    process = await start_cli(
+        embedded, "serve", "--port", "1",
+        GQL_SUPPORT_ENV="production", GQL_SUPPORT_SECRET_KEY="k", GQL_SUPPORT_DEBUG="true",
+    )  # fmt: skip
+    _, err = await process.communicate()
+    assert process.returncode == 2
+    assert "GQL_SUPPORT_DEBUG is on" in err.decode()
+    assert not (tmp_path / "desk.sqlite3").exists()
+
+
+async def test_the_access_log_has_no_query_strings(tmp_path: Path) -> None:
+    # Given a real server
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    embedded = Settings(database_url=f"sqlite://{tmp_path}/desk.sqlite3")
+    process = await start_cli(embedded, "serve", "--port", str(port), GQL_SUPPORT_DEMO_DATA="false")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    await http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the server did not start"
+                    await asyncio.sleep(0.05)
+            # When a signed link is followed
+            response = await http.get("/attachments/1?user=1&expires=1&signature=s3cr3t")
+            assert response.status_code == 403
+    finally:
+        process.terminate()
+        out, err = await process.communicate()
+    # Then the access log shows the path, without the signature
+    log = out.decode() + err.decode()
+    assert '"GET /attachments/1 HTTP/1.1" 403' in log
+    assert "s3cr3t" not in log
