@@ -230,7 +230,7 @@ class GraphQLView(GraphQL[Context, None]):
                         401,
                         "UNAUTHENTICATED",
                         "sign in first: send Authorization: Bearer <token> with the upload",
-                        **{"WWW-Authenticate": "Bearer"},
+                        **{"WWW-Authenticate": "Bearer", "Connection": "close"},
                     )
                 # Parsed here, with our limits, before Strawberry reads the cached form.
                 await request.form(
@@ -303,7 +303,13 @@ def _is_multipart(scope: Scope) -> bool:
 
 
 def _too_large(limit: int) -> Response:
-    return _error(413, "REQUEST_TOO_LARGE", f"the request body is larger than {limit} bytes")
+    # Closing the connection spares reading the rest of the body to reach the next request.
+    return _error(
+        413,
+        "REQUEST_TOO_LARGE",
+        f"the request body is larger than {limit} bytes",
+        Connection="close",
+    )
 
 
 async def _health(request: Request) -> Response:
