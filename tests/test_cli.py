@@ -148,14 +148,15 @@ async def test_serve_refuses_several_workers_without_a_shared_key() -> None:
 async def test_serve_in_production_refuses_without_a_key_or_with_debug(tmp_path: Path) -> None:
     embedded = Settings(database_url=f"sqlite://{tmp_path}/desk.sqlite3")
     process = await start_cli(embedded, "serve", "--port", "1", GQL_SUPPORT_ENV="production")
-    _, err = await process.communicate()
+    # A server that does not refuse would serve until killed: the deadline fails the test.
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 2
     assert "GQL_SUPPORT_SECRET_KEY is unset" in err.decode()
     process = await start_cli(
         embedded, "serve", "--port", "1",
         GQL_SUPPORT_ENV="production", GQL_SUPPORT_SECRET_KEY="k", GQL_SUPPORT_DEBUG="true",
     )  # fmt: skip
-    _, err = await process.communicate()
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 2
     assert "GQL_SUPPORT_DEBUG is on" in err.decode()
     assert not (tmp_path / "desk.sqlite3").exists()
