@@ -4,7 +4,8 @@ cannot hold the event loop, the database or the login form for long.
 Checked in this order; each refusal is a GraphQL error whose ``extensions.code`` names it, and
 no resolver runs:
 
-    DOCUMENT_TOO_LARGE      more characters than ``max_document_chars`` (checked before lexing:
+    DOCUMENT_TOO_LARGE      more characters than ``max_document_chars`` (checked by the schema
+                            before anything reads the document:
                             graphql-core lexes in Python, ~3 s for an 8 MB string literal)
     TOO_MANY_TOKENS         more tokens than ``max_tokens`` (Strawberry's MaxTokensLimiter: the
                             lexer stops at the first token over the limit)
@@ -240,6 +241,16 @@ class Limits:
             suggestions=settings.suggestions,
         )
 
+    def oversized(self, query: str | None) -> GraphQLError | None:
+        """The refusal of a document too long to lex, before anything reads it."""
+        if query is None or len(query) <= self.document_chars:
+            return None
+        return refusal(
+            f"the document has {len(query)} characters; at most {self.document_chars} "
+            "are allowed (send long text as variables)",
+            "DOCUMENT_TOO_LARGE",
+        )
+
     def refusals(self, measure: Measure, *, signed_in: bool) -> list[GraphQLError]:
         """An error for each limit the operation exceeds."""
         introspection_allowed = self.introspection == "everyone" or (
@@ -286,13 +297,6 @@ class RequestLimits(SchemaExtension):
         self.limits = limits
 
     def on_parse(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query is not None and len(query) > self.limits.document_chars:
-            raise refusal(
-                f"the document has {len(query)} characters; at most {self.limits.document_chars} "
-                "are allowed (send long text as variables)",
-                "DOCUMENT_TOO_LARGE",
-            )
         yield
         for error in self.execution_context.pre_execution_errors or ():
             code = next((c for m, c in _PARSER_LIMITS.items() if m in error.message), None)

@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -47,10 +48,19 @@ class _MaskWithRequestId(ClientErrors):
         return masked
 
 
+async def _only(result: ExecutionResult) -> AsyncIterator[ExecutionResult]:
+    yield result
+
+
 class _Schema(strawberry.Schema):
-    #: Whether "Did you mean …?" may appear in errors raised while running an operation
-    #: (validation's are hidden by RequestLimits).
-    suggestions = True
+    limits = Limits.from_settings(Settings())
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # Checked here, not in an extension: an extension's error while parsing escapes the
+        # WebSocket path of ``stream`` unanswered.
+        if (refused := self.limits.oversized(query)) is not None:
+            return ExecutionResult(data=None, errors=[refused])
+        return await super().execute(query, *args, **kwargs)
 
     def _get_custom_context_kwargs(
         self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
@@ -58,7 +68,8 @@ class _Schema(strawberry.Schema):
         # The keyword arguments Strawberry passes to graphql-core's execute: variable values
         # are coerced there, and a misspelt enum value would be answered with the right one.
         kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
-        return {**kwargs, "hide_suggestions": not self.suggestions}
+        # Validation's suggestions are hidden by RequestLimits.
+        return {**kwargs, "hide_suggestions": not self.limits.suggestions}
 
     async def stream(
         self,
@@ -70,6 +81,8 @@ class _Schema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
+        if (refused := self.limits.oversized(query)) is not None:
+            return _only(ExecutionResult(data=None, errors=[refused]))
         # Live subscriptions over WebSocket run once for all identical subscribers.
         if (
             query is not None
@@ -129,9 +142,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     errors reach clients masked; in every mode a statement timeout reaches them as
     ``TIMEOUT``."""
     settings = settings or Settings()
+    limits = Limits.from_settings(settings)
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(RequestLimits, limits=Limits.from_settings(settings)),
+        partial(RequestLimits, limits=limits),
     ]
     if settings.debug:
         extensions.append(partial(ClientErrors, should_mask_error=timed_out))
@@ -144,7 +158,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=_TYPES,
         extensions=extensions,
     )
-    schema.suggestions = settings.suggestions
+    schema.limits = limits
     return schema
 
 
