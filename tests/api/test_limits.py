@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -98,7 +97,7 @@ async def test_aliases_directives_and_depth_are_capped(
 
     # Depth: this schema nests at most 6 deep, so a lower limit shows the check
     await gql.execute(DEEP, as_=user)
-    async for shallow in _client(replace(settings, max_depth=4)):
+    async for shallow in _client(settings.model_copy(update={"max_depth": 4})):
         assert _codes(await shallow.post(DEEP, as_=user)) == ["TOO_DEEP"]
 
 
@@ -117,7 +116,7 @@ async def test_costly_queries_are_refused_and_a_dashboard_page_is_not(
     assert _codes(await gql.post(NESTED_COMMENTS, {"n": 100}, as_=manager)) == ["TOO_COSTLY"]
     await gql.execute(NESTED_COMMENTS, {}, as_=manager)
     # With tokens and aliases unbounded, both attacks are refused by their cost alone
-    lifted = replace(settings, max_tokens=100_000, max_aliases=100_000)
+    lifted = settings.model_copy(update={"max_tokens": 100_000, "max_aliases": 100_000})
     dashboards = "{" + " ".join(f"d{n}: dashboard {{ total }}" for n in range(1000)) + "}"
     async for unbounded in _client(lifted):
         assert _codes(await unbounded.post(costly, as_=manager)) == ["TOO_COSTLY"]
@@ -161,7 +160,7 @@ async def test_a_json_body_over_the_limit_is_refused_with_413(settings: Settings
         for start in range(0, len(body), 1000):
             yield body[start : start + 1000]
 
-    async for small in _client(replace(settings, max_body_bytes=4096)):
+    async for small in _client(settings.model_copy(update={"max_body_bytes": 4096})):
         # With its length announced, and without (chunked)
         for content in (body, chunks()):
             response = await small.http.post(

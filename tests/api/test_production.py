@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -31,12 +30,12 @@ mutation {
 
 @pytest.fixture
 def production(settings: Settings) -> Settings:
-    env = {
-        "GQL_SUPPORT_ENV": "production",
-        "GQL_SUPPORT_SECRET_KEY": "one key for every process",
-        "GQL_SUPPORT_DATABASE_URL": settings.database_url,
-    }
-    return replace(Settings.from_env(env), attachments_dir=settings.attachments_dir)
+    return Settings(
+        env="production",
+        secret_key="one key for every process",
+        database_url=settings.database_url,
+        attachments_dir=settings.attachments_dir,
+    )
 
 
 @pytest.fixture
@@ -47,25 +46,30 @@ async def prod(production: Settings) -> AsyncIterator[GraphQLClient]:
         yield GraphQLClient(http)
 
 
-def test_production_turns_the_tools_for_strangers_off() -> None:
-    env = {"GQL_SUPPORT_ENV": "production", "GQL_SUPPORT_SECRET_KEY": "k"}
-    settings = Settings.from_env(env)
+def test_production_turns_the_tools_for_strangers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    development = Settings.from_env()
+    assert (development.graphiql, development.suggestions) == (True, True)
+    monkeypatch.setenv("GQL_SUPPORT_ENV", "production")
+    settings = Settings.from_env()
     assert (settings.graphiql, settings.suggestions, settings.introspection) == (
         False,
         False,
         "signed-in",
     )
-    development = Settings.from_env({})
-    assert (development.graphiql, development.suggestions) == (True, True)
-    assert Settings.from_env({**env, "GQL_SUPPORT_INTROSPECTION": "off"}).introspection == "off"
+    monkeypatch.setenv("GQL_SUPPORT_INTROSPECTION", "off")
+    assert Settings.from_env().introspection == "off"
 
 
-def test_production_refuses_to_start_without_a_key_or_with_debug() -> None:
+def test_production_refuses_to_start_without_a_key_or_with_debug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GQL_SUPPORT_ENV", "production")
     with pytest.raises(RuntimeError, match="GQL_SUPPORT_SECRET_KEY is unset"):
-        create_app(Settings.from_env({"GQL_SUPPORT_ENV": "production"}))
-    debug = {"GQL_SUPPORT_ENV": "production", "GQL_SUPPORT_SECRET_KEY": "k"}
+        create_app(Settings.from_env())
+    monkeypatch.setenv("GQL_SUPPORT_SECRET_KEY", "k")
+    monkeypatch.setenv("GQL_SUPPORT_DEBUG", "true")
     with pytest.raises(RuntimeError, match="GQL_SUPPORT_DEBUG is on"):
-        create_app(Settings.from_env({**debug, "GQL_SUPPORT_DEBUG": "true"}))
+        create_app(Settings.from_env())
 
 
 async def test_production_suggests_nothing(
