@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
@@ -78,6 +79,64 @@ def _raw(body: bytes, *, signed_in: bool = False) -> Callable[[httpx.Client, str
     return send
 
 
+def _parallel(
+    count: int, send: Callable[[httpx.Client, str], str]
+) -> Callable[[httpx.Client, str], str]:
+    """Sends ``count`` copies of an attack at once, from as many threads."""
+
+    def send_all(http: httpx.Client, token: str) -> str:
+        with ThreadPoolExecutor(count) as pool:
+            answers = list(pool.map(lambda _: send(http, token), range(count)))
+        return ", ".join(sorted(set(answers)))
+
+    return send_all
+
+
+def _logins(count: int, email: str) -> Callable[[httpx.Client, str], str]:
+    """``count`` logins in a row with a wrong password; the answers seen."""
+    body = json.dumps(
+        {
+            "query": "mutation($i: LoginInput!) { login(input: $i) { errors { code } } }",
+            "variables": {"i": {"email": email, "password": "wrong password 123"}},
+        }
+    ).encode()
+
+    def send(http: httpx.Client, token: str) -> str:
+        codes = set()
+        for _ in range(count):
+            response = http.post(
+                "/graphql", content=body, headers={"Content-Type": "application/json"}
+            )
+            errors = response.json()["data"]["login"]["errors"]
+            codes.add(f"{response.status_code} {errors[0]['code'] if errors else 'ok'}")
+        return ", ".join(sorted(codes))
+
+    return send
+
+
+def _anonymous_upload(mebibytes: int) -> Callable[[httpx.Client, str], str]:
+    """A multipart upload of this size without a token: refused before the body is read."""
+
+    def body() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="0"; filename="x"\r\n\r\n'
+        chunk = b"x" * 1024 * 1024
+        for _ in range(mebibytes):
+            yield chunk
+
+    def send(http: httpx.Client, token: str) -> str:
+        headers = {
+            "Content-Type": "multipart/form-data; boundary=b",
+            "Content-Length": str(mebibytes * 1024 * 1024 + 80),
+            "Apollo-Require-Preflight": "true",
+        }
+        try:
+            return _answer(http.post("/graphql", content=body(), headers=headers))
+        except httpx.TransportError as error:
+            return f"closed ({type(error).__name__})"
+
+    return send
+
+
 def _idle(http: httpx.Client, token: str) -> str:
     time.sleep(1)
     return "-"
@@ -103,6 +162,34 @@ ATTACKS = [
         _graphql("{" + " ".join(f"d{n}: dashboard {{ total }}" for n in range(1000)) + "}"),
     ),
     Attack("deep JSON body (8 MB of [)", _raw(b"[" * 8_000_000)),
+    Attack(
+        "5 parallel 200,000-word searches",
+        _parallel(
+            5,
+            _graphql(
+                '{ incidents(filter: {search: "'
+                + " ".join(f"word{n}" for n in range(200_000))
+                + '"}) { totalCount } }'
+            ),
+        ),
+    ),
+    Attack(
+        "200 aliased addComment, USER",
+        _graphql(
+            "mutation {"
+            + " ".join(
+                f'c{n}: addComment(input: {{incidentId: "SW5jaWRlbnQ6MQ==", body: "spam"}})'
+                " { errors { code } }"
+                for n in range(200)
+            )
+            + "}"
+        ),
+    ),
+    Attack("200 wrong passwords, one account", _logins(200, "u@bench.example.com")),
+    Attack(
+        "40 parallel logins, unknown emails", _parallel(40, _logins(1, "nobody@bench.example.com"))
+    ),
+    Attack("anonymous 253 MiB upload", _anonymous_upload(253)),
     Attack("invalid UTF-8 body", _raw(b'{"query": "\xff' + b"x" * 1_000_000 + b'"}')),
 ]
 
