@@ -135,6 +135,9 @@ async def test_tokens_issued_before_expiry_existed_get_the_default_lifetime(
     backend: str, empty_database: Settings
 ) -> None:
     # Given a database at the migration before tokens expired, with a user's token
+    folder = empty_database.sqlite_directory()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     await run_migrations(config=db.tortoise_config(empty_database), target="models.0005_outbox")
     await Tortoise.close_connections()
     await db.open_database(empty_database)
