@@ -12,13 +12,8 @@ from strawberry.file_uploads import Upload
 
 from gql_support.accounts.models import Role
 from gql_support.api.ids import decode_id
-from gql_support.incidents import queries
-from gql_support.incidents.changes import (
-    UNSET,
-    NewReference,
-    Unset,
-    check_instant,
-)
+from gql_support.incidents import filters, queries
+from gql_support.incidents.changes import UNSET, NewReference, Unset, check_instant
 from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Priority, Urgency
 from gql_support.text import check_characters
 
@@ -174,7 +169,7 @@ class IncidentFilter:
         default=None, description="Words to find in the description, comments and references."
     )
 
-    def to_domain(self) -> queries.IncidentFilter:
+    def to_domain(self) -> filters.IncidentFilter:
         def user(value: strawberry.ID | None, field: str) -> int | None:
             return None if value is None else decode_id(value, "User", field=["filter", field])
 
@@ -184,7 +179,7 @@ class IncidentFilter:
         def text(value: str | None, field: str) -> str | None:
             return None if value is None else check_characters(value, field=["filter", field])
 
-        return queries.IncidentFilter(
+        return filters.IncidentFilter(
             status=self.status,
             priority=self.priority,
             type=self.type,

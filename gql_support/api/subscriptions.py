@@ -1,8 +1,9 @@
 """Subscription resolvers: live dashboards fed by the event bus after each commit.
 
-Work is shared between subscribers: the reads for one change and one filter are made once for
-every subscriber with that filter (and their DataLoaders shared), and the figures of a
-dashboard filter are computed once per burst for all its subscribers.
+Work is shared between subscribers: a change is read once for all of them (and its DataLoaders
+shared), the search words of all their filters are matched against it in one batch, each
+filter is judged once, and the figures of a dashboard filter are computed once per burst for
+all its subscribers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import strawberry
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 
 from gql_support.api.context import Info
 from gql_support.api.dataloaders import Loaders
@@ -22,7 +24,7 @@ from gql_support.api.errors import IsAuthenticated, query_error
 from gql_support.api.inputs import IncidentFilter
 from gql_support.api.types import Dashboard, Incident, IncidentEvent
 from gql_support.errors import DomainError
-from gql_support.incidents import queries
+from gql_support.incidents import filters, queries
 from gql_support.live import bus
 from gql_support.live.models import UpdateKind
 
@@ -47,32 +49,55 @@ class _Seen:
     loaders: Loaders
 
 
-class _SharedReads:
-    """The reads for (change, filter), made once for every subscriber that needs them."""
+class _ChangeReads:
+    """One change as every subscriber sees it: the change and its incident read once, the
+    words of all their filters searched in one batch, and each filter's verdict made once."""
 
-    def __init__(self) -> None:
-        self._tasks: OrderedDict[tuple[int, str], asyncio.Task[_Seen | None]] = OrderedDict()
+    def __init__(self, change_id: int) -> None:
+        self.live = asyncio.ensure_future(queries.read_change(change_id))
+        self.searches: DataLoader[str, queries.SearchHit] = DataLoader(load_fn=self._search)
+        self.loaders = Loaders()
+        self.verdicts: dict[str, asyncio.Task[_Seen | None]] = {}
 
-    def get(self, change_id: int, f: queries.IncidentFilter | None) -> asyncio.Task[_Seen | None]:
-        key = (change_id, repr(f))
-        task = self._tasks.get(key)
+    async def _search(self, words: list[str]) -> list[queries.SearchHit]:
+        live = await self.live
+        assert live is not None, "searched only for a change that was read"
+        return await queries.search_change(live, words)
+
+    def verdict(self, f: filters.IncidentFilter | None) -> asyncio.Task[_Seen | None]:
+        key = repr(f)
+        task = self.verdicts.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._read(change_id, f))
-            self._tasks[key] = task
-            while len(self._tasks) > 1_000:
-                self._tasks.popitem(last=False)
+            task = self.verdicts[key] = asyncio.ensure_future(self._judge(f))
         return task
 
-    @staticmethod
-    async def _read(change_id: int, f: queries.IncidentFilter | None) -> _Seen | None:
-        seen = await queries.change_for_filter(change_id, f)
-        return None if seen is None else _Seen(seen, Loaders())
+    async def _judge(self, f: filters.IncidentFilter | None) -> _Seen | None:
+        live = await self.live
+        if live is None:
+            return None
+        seen = await queries.change_for_filter(live, f, search=self.searches.load_many)
+        return None if seen is None else _Seen(seen, self.loaders)
+
+
+class _SharedReads:
+    """The reads for each change, made once for every subscriber that needs them."""
+
+    def __init__(self) -> None:
+        self._changes: OrderedDict[int, _ChangeReads] = OrderedDict()
+
+    def get(self, change_id: int, f: filters.IncidentFilter | None) -> asyncio.Task[_Seen | None]:
+        reads = self._changes.get(change_id)
+        if reads is None:
+            reads = self._changes[change_id] = _ChangeReads(change_id)
+            while len(self._changes) > 1_000:
+                self._changes.popitem(last=False)
+        return reads.verdict(f)
 
 
 class _DashboardFeed:
     """The figures of one dashboard filter, recomputed once per burst of changes."""
 
-    def __init__(self, f: queries.IncidentFilter | None) -> None:
+    def __init__(self, f: filters.IncidentFilter | None) -> None:
         self.filter = f
         self.figures: queries.DashboardFigures | None = None
         self.listeners: set[asyncio.Queue[queries.DashboardFigures]] = set()
@@ -107,7 +132,7 @@ def _reads() -> _SharedReads:
 
 @contextlib.asynccontextmanager
 async def _dashboard_listener(
-    f: queries.IncidentFilter | None,
+    f: filters.IncidentFilter | None,
 ) -> AsyncIterator[tuple[_DashboardFeed, asyncio.Queue[queries.DashboardFigures]]]:
     key = repr(f)
     dashboards: dict[str, _DashboardFeed] = bus.current().hub.shared.setdefault("dashboards", {})
@@ -126,7 +151,7 @@ async def _dashboard_listener(
             shared.task.cancel()
 
 
-def _domain_filter(incident_filter: IncidentFilter | None) -> queries.IncidentFilter | None:
+def _domain_filter(incident_filter: IncidentFilter | None) -> filters.IncidentFilter | None:
     try:
         return None if incident_filter is None else incident_filter.to_domain()
     except DomainError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
@@ -125,6 +126,9 @@ class Incident(Model):
         # The ranks are derived: keep them in step with what they rank on every write.
         self.priority_rank = PRIORITY_RANK[Priority(self.priority)]
         self.status_rank = STATUS_RANK[IncidentStatus(self.status)]
+        # SQLite compares dates as text: written in UTC, due dates compare as the instants they are.
+        if self.due_date is not None:
+            self.due_date = self.due_date.astimezone(UTC)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             kwargs["update_fields"] = [*update_fields, "priority_rank", "status_rank"]

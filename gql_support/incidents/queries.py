@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.queries import Table
 from tortoise import connections
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 from tortoise.functions import Coalesce, Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -24,6 +24,17 @@ from tortoise.queryset import QuerySet
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
+from gql_support.incidents.filters import (
+    IncidentFilter,
+    IncidentView,
+    Predicate,
+    compile_q,
+    holds,
+    overdue,
+    predicate_of,
+    view_of,
+    words_in,
+)
 from gql_support.incidents.models import (
     OPEN_STATUSES,
     PRIORITY_RANK,
@@ -33,12 +44,11 @@ from gql_support.incidents.models import (
     IncidentEvent,
     IncidentStatus,
     IncidentSupporter,
-    IncidentType,
     IncidentWatcher,
     Priority,
     Reference,
 )
-from gql_support.incidents.search import check_search, filter_by_words
+from gql_support.incidents.search import search_hits
 from gql_support.live.models import IncidentChange
 
 MAX_PAGE = 100
@@ -74,25 +84,6 @@ _LARGEST_SORT_VALUE = {
     OrderField.PRIORITY: max(PRIORITY_RANK.values()),
     OrderField.STATUS: max(STATUS_RANK.values()),
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncidentFilter:
-    status: Sequence[IncidentStatus] | None = None
-    priority: Sequence[Priority] | None = None
-    type: Sequence[IncidentType] | None = None
-    assigned_to_id: int | None = None
-    involving_user_id: int | None = None
-    watched_by_user_id: int | None = None
-    overdue: bool | None = None
-    due_before: datetime | None = None
-    due_after: datetime | None = None
-    search: str | None = None
-
-    def __post_init__(self) -> None:
-        # Refused on construction, before any SQL and before a subscription starts.
-        if self.search is not None:
-            check_search(self.search, field=["filter", "search"])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,87 +161,21 @@ def _dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
 
 
-def filter_view(
-    incident: Incident, supporter_ids: Sequence[int], watcher_ids: Sequence[int]
-) -> dict[str, Any]:
-    """What the dashboard filters look at, as plain JSON: kept with a change as its "before"."""
-    return {
-        "status": str(incident.status),
-        "priority": str(incident.priority),
-        "type": str(incident.type),
-        "assigned_to_id": incident.assigned_to_id,
-        "reporter_id": incident.reporter_id,
-        "supporter_ids": list(supporter_ids),
-        "watcher_ids": list(watcher_ids),
-        "due_date": incident.due_date.isoformat() if incident.due_date else None,
-    }
-
-
-def view_matches(f: IncidentFilter | None, view: dict[str, Any], *, text: str) -> bool:
-    """Whether an incident seen as ``view`` (and ``text`` for words) passes the filter: the
-    filter of ``filtered_incidents``, judged in Python, for the state before a change."""
-    if f is None:
-        return True
-    due = datetime.fromisoformat(view["due_date"]) if view["due_date"] else None
-    now = datetime.now(UTC)
-    overdue = due is not None and due < now and view["status"] in OPEN_STATUSES
-    involved = {view["reporter_id"], view["assigned_to_id"], *view["supporter_ids"]}
-    checks = [
-        f.status is None or view["status"] in f.status,
-        f.priority is None or view["priority"] in f.priority,
-        f.type is None or view["type"] in f.type,
-        f.assigned_to_id is None or view["assigned_to_id"] == f.assigned_to_id,
-        f.involving_user_id is None or f.involving_user_id in involved,
-        f.watched_by_user_id is None or f.watched_by_user_id in view["watcher_ids"],
-        f.overdue is None or overdue == f.overdue,
-        f.due_before is None or (due is not None and due < f.due_before),
-        f.due_after is None or (due is not None and due >= f.due_after),
-        not f.search or all(w.lower() in text.lower() for w in f.search.split()),
-    ]
-    return all(checks)
+def _where(query: QuerySet[Incident], predicate: Predicate) -> QuerySet[Incident]:
+    condition, annotations = compile_q(predicate, dialect=_dialect())
+    if annotations:
+        query = query.annotate(**annotations)
+    return query.filter(condition)
 
 
 def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incident]:
     """The incidents a dashboard filter selects."""
-    query = Incident.all()
-    f = incident_filter or IncidentFilter()
-    # Status and priority filter on their ranks, which the (rank, id) indexes cover.
-    if f.status is not None:
-        query = query.filter(status_rank__in=[STATUS_RANK[s] for s in f.status])
-    if f.priority is not None:
-        query = query.filter(priority_rank__in=[PRIORITY_RANK[p] for p in f.priority])
-    if f.type is not None:
-        query = query.filter(type__in=list(f.type))
-    if f.assigned_to_id is not None:
-        query = query.filter(assigned_to_id=f.assigned_to_id)
-    if f.involving_user_id is not None:
-        supported = IncidentSupporter.filter(user_id=f.involving_user_id).values("incident_id")
-        query = query.filter(
-            Q(reporter_id=f.involving_user_id)
-            | Q(assigned_to_id=f.involving_user_id)
-            | Q(id__in=Subquery(supported))
-        )
-    if f.watched_by_user_id is not None:
-        watched = IncidentWatcher.filter(user_id=f.watched_by_user_id).values("incident_id")
-        query = query.filter(id__in=Subquery(watched))
-    if f.overdue is not None:
-        now = datetime.now(UTC)
-        if f.overdue:
-            query = query.filter(due_date__lt=now, status__in=list(OPEN_STATUSES))
-        else:
-            # Spelled out rather than negated: NOT (due_date < now) is NULL without a due date.
-            query = query.filter(
-                Q(due_date__isnull=True)
-                | Q(due_date__gte=now)
-                | Q(status__not_in=list(OPEN_STATUSES))
-            )
-    if f.due_before is not None:
-        query = query.filter(due_date__lt=f.due_before)
-    if f.due_after is not None:
-        query = query.filter(due_date__gte=f.due_after)
-    if f.search is not None and f.search.strip():
-        query = filter_by_words(query, f.search.strip(), dialect=_dialect())
-    return query
+    return incidents_where(predicate_of(incident_filter, now=datetime.now(UTC)))
+
+
+def incidents_where(predicate: Predicate) -> QuerySet[Incident]:
+    """The incidents a predicate selects."""
+    return _where(Incident.all(), predicate)
 
 
 async def list_incidents(
@@ -315,13 +240,11 @@ async def dashboard(*, incident_filter: IncidentFilter | None = None) -> Dashboa
         base.annotate(n=Count("id")).group_by("priority").values_list("priority", "n")
     ):
         by_priority[Priority(priority)] = count
-    overdue = await base.filter(
-        due_date__lt=datetime.now(UTC), status__in=list(OPEN_STATUSES)
-    ).count()
+    overdue_count = await _where(base, overdue(datetime.now(UTC))).count()
     return DashboardFigures(
         total=sum(by_status.values()),
         open=sum(by_status[s] for s in OPEN_STATUSES),
-        overdue=overdue,
+        overdue=overdue_count,
         by_status=by_status,
         by_priority=by_priority,
     )
@@ -431,13 +354,6 @@ def row_cursor(row: Model) -> str:
     return _encode_cursor([row.pk])
 
 
-async def matching_incident(
-    incident_filter: IncidentFilter | None, incident_id: int
-) -> Incident | None:
-    """The incident, if the filter selects it."""
-    return await filtered_incidents(incident_filter).filter(id=incident_id).first()
-
-
 async def events_by_ids(event_ids: Sequence[int]) -> list[IncidentEvent]:
     """History entries by id, oldest first."""
     return await IncidentEvent.filter(id__in=list(event_ids)).order_by("id")
@@ -452,23 +368,69 @@ class ChangeSeen:
     events: list[IncidentEvent]
 
 
-async def change_for_filter(
-    change_id: int, incident_filter: IncidentFilter | None
-) -> ChangeSeen | None:
-    """The change, if its incident passes the filter after it or passed it before it, so a
-    dashboard can add and drop rows; None otherwise."""
+@dataclass(frozen=True, kw_only=True)
+class LiveChange:
+    """A committed change, read once for every live filter: its incident as the filters see it
+    now and, unless it was just reported, as they saw it before the change."""
+
+    seen: ChangeSeen
+    now: IncidentView
+    before: IncidentView | None
+
+
+#: Whether the incident's text held some words before the change, and whether it holds them now.
+SearchHit = tuple[bool, bool]
+#: Answers the searches of a filter for one change (batched by the caller as it likes).
+SearchLookup = Callable[[list[str]], Awaitable[Sequence[SearchHit]]]
+
+
+async def read_change(change_id: int) -> LiveChange | None:
+    """The change with its incident, history entries and filter views; None if it is gone."""
     change = await IncidentChange.get_or_none(id=change_id)
     if change is None:
         return None
-    incident = await matching_incident(incident_filter, change.incident_id)
+    incident = await Incident.get_or_none(id=change.incident_id)
     if incident is None:
-        if change.before is None:
-            return None
-        incident = await Incident.get_or_none(id=change.incident_id)
-        if incident is None or not view_matches(
-            incident_filter, change.before, text=incident.search_document
-        ):
-            return None
-    return ChangeSeen(
-        change=change, incident=incident, events=await events_by_ids(change.event_ids)
+        return None
+    supporters = await IncidentSupporter.filter(incident_id=incident.id).values("user_id")
+    watchers = await IncidentWatcher.filter(incident_id=incident.id).values("user_id")
+    now = view_of(
+        incident, [row["user_id"] for row in supporters], [row["user_id"] for row in watchers]
     )
+    before = None if change.before is None else IncidentView.from_json(change.before)
+    events = await events_by_ids(change.event_ids)
+    seen = ChangeSeen(change=change, incident=incident, events=events)
+    return LiveChange(seen=seen, now=now, before=before)
+
+
+async def search_change(live: LiveChange, words: Sequence[str]) -> list[SearchHit]:
+    """For each of ``words``, whether the incident's text held them before the change and holds
+    them now: one query for them all on PostgreSQL."""
+    now_length = live.now.text_length or 0
+    before_length = now_length
+    if live.before is not None and live.before.text_length is not None:
+        before_length = live.before.text_length
+    hits = await search_hits(
+        live.seen.incident,
+        words=words,
+        lengths=[before_length, now_length],
+        dialect=_dialect(),
+    )
+    return [(before, now) for before, now in hits]
+
+
+async def change_for_filter(
+    live: LiveChange, incident_filter: IncidentFilter | None, *, search: SearchLookup
+) -> ChangeSeen | None:
+    """The change, if its incident passes the filter now or passed it before the change, so a
+    dashboard can add and drop rows; None otherwise."""
+    predicate = predicate_of(incident_filter, now=datetime.now(UTC))
+    words = words_in(predicate)
+    hits = dict(zip(words, await search(words), strict=True))
+    if holds(predicate, live.now, {w: now for w, (_, now) in hits.items()}):
+        return live.seen
+    if live.before is not None and holds(
+        predicate, live.before, {w: before for w, (before, _) in hits.items()}
+    ):
+        return live.seen
+    return None

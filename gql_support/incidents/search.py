@@ -1,25 +1,38 @@
 """Word search over an incident's description, comments and references.
 
 PostgreSQL matches with full text, English and French stemming at once, through a GIN index on
-the expression below; SQLite, the embedded default, matches every word as a substring.
+the expression below; SQLite, the embedded default, matches every word as a substring, folding
+ASCII letters only (its UPPER and LIKE know no others).
+
+The same match serves the dashboard's queries (``words_condition``) and the live updates
+(``search_hits``), which must also judge the text an incident had before a change. The search
+document only grows (comments, references and file names are appended to it), so the text
+before a change is its first ``length`` characters.
 Both costs grow with every word, so a search is refused beyond what a person types.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
+from typing import Any
 
 from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import Term, ValueWrapper
 from pypika_tortoise.utils import format_alias_sql
 from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 
 from gql_support.errors import InvalidInput
 from gql_support.incidents.models import Incident
 
 CONFIGS = ("english", "french")
-VECTOR_SQL = " || ".join(f"to_tsvector('{c}', search_document)" for c in CONFIGS)
+
+
+def _vector_sql(document: str) -> str:
+    return " || ".join(f"to_tsvector('{c}', {document})" for c in CONFIGS)
+
+
+VECTOR_SQL = _vector_sql("search_document")
 CREATE_INDEX_SQL = f"CREATE INDEX incident_search_idx ON incident USING GIN (({VECTOR_SQL}))"
 DROP_INDEX_SQL = "DROP INDEX incident_search_idx"
 #: The longest search accepted: a sentence, not a document (five parallel searches of
@@ -38,26 +51,62 @@ def check_search(words: str, *, field: Sequence[str]) -> None:
         raise InvalidInput(f"search must be at most {MAX_SEARCH_WORDS} words", field=field)
 
 
-class _FullTextMatch(Term):
-    """``<incident vector> @@ <query in each language>``, the query passed as a parameter."""
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
-    def __init__(self, words: str) -> None:
+
+class _FullTextMatch(Term):
+    """``<incident vector> @@ <query in each language>``, the query passed as a parameter; over
+    the first ``length`` characters of the document when a length is given."""
+
+    def __init__(self, words: str, length: int | None = None) -> None:
         super().__init__()
         self.words = ValueWrapper(words)
+        self.length = length
 
     def get_sql(self, ctx: SqlContext) -> str:
         queries = " || ".join(
             f"websearch_to_tsquery('{c}', {self.words.get_sql(ctx)})" for c in CONFIGS
         )
-        sql = f"({VECTOR_SQL}) @@ ({queries})"
+        # Only the whole column matches the index's expression; a prefix is for one row.
+        vector = (
+            VECTOR_SQL
+            if self.length is None
+            else _vector_sql(f"left(search_document, {int(self.length)})")
+        )
+        sql = f"({vector}) @@ ({queries})"
         return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
 
 
-def filter_by_words(query: QuerySet[Incident], words: str, *, dialect: str) -> QuerySet[Incident]:
-    """Keeps the incidents whose text holds the words (all of them)."""
+def words_condition(words: str, *, dialect: str, name: str) -> tuple[Q, dict[str, Term]]:
+    """The condition "the incident's text holds the words (all of them)", and the annotations
+    it filters on (named after ``name``)."""
     if dialect == "postgres":
-        return query.annotate(search_match=_FullTextMatch(words)).filter(search_match=True)
-    condition = Q()
-    for word in words.split():
-        condition &= Q(search_document__icontains=word)
-    return query.filter(condition)
+        matched: dict[str, Any] = {name: True}
+        return Q(**matched), {name: _FullTextMatch(words)}
+    return Q(*(Q(search_document__icontains=word) for word in words.split())), {}
+
+
+def like_holds(words: str, text: str) -> bool:
+    """SQLite's word match, judged in Python: every word is in the text, ASCII letters folded."""
+    folded = text.translate(_ASCII_UPPER)
+    return all(word.translate(_ASCII_UPPER) in folded for word in words.split())
+
+
+async def search_hits(
+    incident: Incident, *, words: Sequence[str], lengths: Sequence[int], dialect: str
+) -> list[list[bool]]:
+    """For each of ``words``, whether the incident's text cut at each of ``lengths`` holds them:
+    asked of PostgreSQL in one query, judged in Python on SQLite."""
+    text = incident.search_document
+    if not words:
+        return []
+    if dialect != "postgres":
+        return [[like_holds(w, text[:length]) for length in lengths] for w in words]
+    names = {
+        f"hit_{i}_{j}": _FullTextMatch(w, length)
+        for i, w in enumerate(words)
+        for j, length in enumerate(lengths)
+    }
+    rows = await Incident.filter(id=incident.id).annotate(**names).values(*names)
+    row = rows[0] if rows else {}
+    return [[bool(row.get(f"hit_{i}_{j}")) for j in range(len(lengths))] for i in range(len(words))]

@@ -29,6 +29,7 @@ from gql_support.incidents.changes import (
     clean_changes,
     clean_text,
 )
+from gql_support.incidents.filters import filter_view
 from gql_support.incidents.models import (
     Comment,
     Impact,
@@ -43,7 +44,6 @@ from gql_support.incidents.models import (
     Reference,
     Urgency,
 )
-from gql_support.incidents.queries import filter_view
 from gql_support.incidents.workflow import Party, allowed_targets, priority_of
 from gql_support.live import changes as live
 from gql_support.live.models import UpdateKind

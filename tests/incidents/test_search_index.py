@@ -8,9 +8,7 @@ from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
-from gql_support.incidents.models import Incident
 from gql_support.incidents.queries import IncidentFilter, filtered_incidents
-from gql_support.incidents.search import filter_by_words
 from tests.conftest import MakePerson
 
 
@@ -50,7 +48,7 @@ async def test_the_index_exists_as_gin_on_the_search_vector(incidents: None) -> 
 @pytest.mark.parametrize("words", ["printer", "imprimantes", "printers jam"])
 async def test_word_search_uses_the_index(incidents: None, words: str) -> None:
     # Given the word filter on its own
-    query = filter_by_words(Incident.all(), words, dialect="postgres")
+    query = filtered_incidents(IncidentFilter(search=words))
     # Then its plan reads incident_search_idx, not the whole table
     plan = await explain(query.sql(params_inline=True))
     assert "incident_search_idx" in plan, plan
