@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from hypothesis.configuration import set_hypothesis_home_dir
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from gql_support import db
@@ -38,6 +40,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "GQL_SUPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("GQL_SUPPORT_TEST_REQUIRE_POSTGRES") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis caches what it reads in the code (from collection on) in its home folder: a
+    temporary one, so the suite writes nothing into the checkout."""
+    home = tempfile.mkdtemp(prefix="gqls-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def _pg_url(database: str) -> str:
