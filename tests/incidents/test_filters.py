@@ -31,7 +31,12 @@ from gql_support.incidents.models import (
     Priority,
     Urgency,
 )
-from gql_support.incidents.queries import incidents_where, read_change, search_change
+from gql_support.incidents.queries import (
+    filtered_incidents,
+    incidents_where,
+    read_change,
+    search_change,
+)
 from gql_support.incidents.workflow import Party, allowed_targets
 from gql_support.live.models import IncidentChange
 from tests.conftest import MakePerson
@@ -222,3 +227,24 @@ async def test_the_query_and_the_live_updates_agree(people: People, data: st.Dat
             is_ = holds(predicate, live.now, {w: hit[1] for w, hit in hits.items()})
             assert was == (incident_id in before), (predicate, live.before, hits)
             assert is_ == (incident_id in after), (predicate, live.now, hits)
+
+
+async def test_due_dates_compare_as_instants_whatever_their_offset(people: People) -> None:
+    # Given an incident due at 10:00 UTC, set by an edit written at UTC-05:30
+    incident = await service.report_incident(actor=people.manager, description="Due soon")
+    due = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    await service.edit_incident(
+        actor=people.manager,
+        incident_id=incident.id,
+        changes=IncidentChanges(due_date=due.astimezone(timezone(timedelta(hours=-5.5)))),
+    )
+
+    async def listed(**bounds: datetime) -> bool:
+        return await filtered_incidents(IncidentFilter(**bounds)).exists()
+
+    # Then bounds written with any offset select it by the instant they name
+    east = timezone(timedelta(hours=2))
+    assert await listed(due_before=datetime(2026, 6, 1, 12, 30, tzinfo=east))  # 10:30 UTC
+    assert not await listed(due_before=datetime(2026, 6, 1, 11, 30, tzinfo=east))  # 09:30 UTC
+    assert await listed(due_after=datetime(2026, 6, 1, 11, 30, tzinfo=east))
+    assert not await listed(due_after=datetime(2026, 6, 1, 10, 0, 1))  # no offset: UTC
