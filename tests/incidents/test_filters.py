@@ -187,11 +187,12 @@ async def _change(data: st.DataObject, people: People, now: datetime, incident: 
     await service.edit_incident(actor=people.manager, incident_id=incident.id, changes=changes)
     change = await IncidentChange.filter(incident_id=incident.id).order_by("-id").first()
     assert change is not None
-    return change.id
+    return int(change.id)
 
 
 async def _listed(predicate: Predicate, ids: list[int]) -> set[int]:
-    return set(await incidents_where(predicate).filter(id__in=ids).values_list("id", flat=True))
+    rows = await incidents_where(predicate).filter(id__in=ids).values("id")
+    return {int(row["id"]) for row in rows}
 
 
 @hypothesis_settings(
@@ -239,8 +240,11 @@ async def test_due_dates_compare_as_instants_whatever_their_offset(people: Peopl
         changes=IncidentChanges(due_date=due.astimezone(timezone(timedelta(hours=-5.5)))),
     )
 
-    async def listed(**bounds: datetime) -> bool:
-        return await filtered_incidents(IncidentFilter(**bounds)).exists()
+    async def listed(
+        *, due_before: datetime | None = None, due_after: datetime | None = None
+    ) -> bool:
+        bounds = IncidentFilter(due_before=due_before, due_after=due_after)
+        return await filtered_incidents(bounds).exists()
 
     # Then bounds written with any offset select it by the instant they name
     east = timezone(timedelta(hours=2))

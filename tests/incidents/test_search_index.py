@@ -8,7 +8,8 @@ from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
-from gql_support.incidents.queries import IncidentFilter, filtered_incidents
+from gql_support.incidents.filters import IncidentFilter
+from gql_support.incidents.queries import filtered_incidents
 from tests.conftest import MakePerson
 
 
