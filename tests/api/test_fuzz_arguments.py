@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +46,6 @@ from graphql import (
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from gql_support.accounts.models import Role
 from gql_support.api.schema import build_schema
@@ -55,11 +53,6 @@ from gql_support.settings import Settings
 from tests.api.hostile import assert_client_error_only, post_raw
 from tests.conftest import GraphQLClient, MakePerson, Person
 from tests.documents import ADD_COMMENT, REPORT
-
-# Hypothesis caches Unicode tables and source constants under .hypothesis in the working
-# directory of its import, the checkout: keep them in a temporary folder instead.
-_HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="gqls-hypothesis-")
-set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
 
 #: The schema as clients see it, rebuilt from its SDL.
 SCHEMA: GraphQLSchema = graphql.build_schema(build_schema().as_str())
