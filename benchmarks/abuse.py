@@ -166,10 +166,15 @@ ATTACKS = [
         "5 parallel 200,000-word searches",
         _parallel(
             5,
-            _graphql(
-                '{ incidents(filter: {search: "'
-                + " ".join(f"word{n}" for n in range(200_000))
-                + '"}) { totalCount } }'
+            _raw(
+                json.dumps(
+                    {
+                        "query": "query($s: String) { incidents(filter: {search: $s}) "
+                        "{ totalCount } }",
+                        "variables": {"s": " ".join(f"word{n}" for n in range(200_000))},
+                    }
+                ).encode(),
+                signed_in=True,
             ),
         ),
     ),
