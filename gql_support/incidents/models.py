@@ -74,8 +74,26 @@ class IncidentEventKind(StrEnum):
 
 
 #: Sort keys, so ordering by priority or status follows their meaning, not the alphabet.
-PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority)}
-STATUS_RANK = {status: rank for rank, status in enumerate(IncidentStatus)}
+#: They are stored (``priority_rank``, ``status_rank``) and the status and priority filters
+#: compare them, so they are written out rather than taken from the enums' order: a member
+#: inserted in an enum must not renumber the rows already stored. A new member takes a new
+#: rank (tests/incidents/test_ranks.py pins them); changing one needs a migration that
+#: rewrites the stored column.
+PRIORITY_RANK: dict[Priority, int] = {
+    Priority.URGENT: 0,
+    Priority.HIGH: 1,
+    Priority.NORMAL: 2,
+    Priority.LOW: 3,
+}
+STATUS_RANK: dict[IncidentStatus, int] = {
+    IncidentStatus.NEW: 0,
+    IncidentStatus.IN_PROGRESS: 1,
+    IncidentStatus.RETESTING: 2,
+    IncidentStatus.RESOLVED: 3,
+    IncidentStatus.CLOSED: 4,
+    IncidentStatus.REJECTED: 5,
+    IncidentStatus.ON_HOLD: 6,
+}
 
 
 class Incident(Model):
