@@ -253,7 +253,7 @@ class Mutation:
             for required in ("status", "type", "impact", "urgency"):
                 if getattr(input, required) is None:
                     raise InvalidInput(f"{required} cannot be null", field=["input", required])
-            incident, _ = await service.edit_incident(
+            done = await service.edit_incident(
                 actor=actor,
                 incident_id=_incident_pk(input.incident_id),
                 expected_version=input.expected_version,
@@ -273,7 +273,7 @@ class Mutation:
                 ),
                 store=info.context.attachments,
             )
-            return incident
+            return done.incident
 
         return await _incident_payload(change, input.client_mutation_id)
 

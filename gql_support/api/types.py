@@ -28,8 +28,7 @@ from gql_support.incidents.models import (
     Priority,
     Urgency,
 )
-from gql_support.incidents.service import parties_of
-from gql_support.incidents.workflow import allowed_targets
+from gql_support.incidents.workflow import allowed_targets, parties_of
 
 # The domain's enums are the GraphQL enums, under the same names.
 for _enum in (Role, IncidentStatus, Priority, Impact, Urgency, IncidentType, IncidentEventKind):

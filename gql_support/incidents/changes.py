@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -135,27 +135,3 @@ def check_instant(value: datetime, *, field: list[str]) -> datetime:
             f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}", field=field
         )
     return value
-
-
-def clean_changes(changes: IncidentChanges) -> IncidentChanges:
-    """Validates every field of a change request, or raises the first problem found."""
-    cleaned: dict[str, object] = {}
-    if not isinstance(changes.supported_by_ids, Unset):
-        cleaned["supported_by_ids"] = clean_ids(
-            changes.supported_by_ids, field="supportedByIds", limit=MAX_SUPPORTERS
-        )
-    if not isinstance(changes.watcher_ids, Unset):
-        cleaned["watcher_ids"] = clean_ids(
-            changes.watcher_ids, field="watcherIds", limit=MAX_WATCHERS
-        )
-    if not isinstance(changes.task, Unset):
-        cleaned["task"] = clean_optional_text(changes.task, field="task", limit=MAX_TASK)
-    if changes.due_date is not None and not isinstance(changes.due_date, Unset):
-        check_instant(changes.due_date, field=["input", "dueDate"])
-    if changes.comment is not None:
-        comment = clean_text(
-            changes.comment, field="comment", limit=MAX_COMMENT, required=False, limit_in_bytes=True
-        )
-        cleaned["comment"] = comment or None
-    cleaned["references"] = clean_references(changes.references)
-    return replace(changes, **cleaned)  # type: ignore[arg-type]

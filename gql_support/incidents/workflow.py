@@ -6,10 +6,11 @@ The service enforces them, ``allowedTransitions`` reads them, and the README pri
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Collection, Set
 from enum import StrEnum
 
-from gql_support.incidents.models import Impact, IncidentStatus, Priority, Urgency
+from gql_support.accounts.models import User
+from gql_support.incidents.models import Impact, Incident, IncidentStatus, Priority, Urgency
 
 
 class Party(StrEnum):
@@ -56,6 +57,20 @@ TRANSITIONS: dict[IncidentStatus, dict[IncidentStatus, frozenset[Party]]] = {
     _S.CLOSED: {_S.IN_PROGRESS: frozenset({_M})},
     _S.REJECTED: {_S.IN_PROGRESS: frozenset({_M})},
 }
+
+
+def parties_of(user: User, incident: Incident, supporter_ids: Collection[int]) -> frozenset[Party]:
+    """How the user stands to the incident: manager, assignee, supporter, reporter."""
+    parties = set()
+    if user.is_manager:
+        parties.add(Party.MANAGER)
+    if incident.assigned_to_id == user.id:
+        parties.add(Party.ASSIGNEE)
+    if user.id in supporter_ids:
+        parties.add(Party.SUPPORTER)
+    if incident.reporter_id == user.id:
+        parties.add(Party.REPORTER)
+    return frozenset(parties)
 
 
 def allowed_targets(status: IncidentStatus, parties: Set[Party]) -> list[IncidentStatus]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
 from gql_support.accounts.models import User
-from gql_support.incidents.models import Incident
+
+if TYPE_CHECKING:  # the outbox names incidents by foreign key only: notify never imports them
+    from gql_support.incidents.models import Incident
 
 
 class OutboxStatus(StrEnum):

@@ -160,9 +160,10 @@ async def _report(data: st.DataObject, people: People, now: datetime) -> Inciden
         due_date=data.draw(st.none() | _moment(now), label="due date"),
         comment=data.draw(st.none() | _text(), label="comment"),
     )
-    incident, _ = await service.edit_incident(
+    done = await service.edit_incident(
         actor=people.manager, incident_id=incident.id, changes=changes
     )
+    incident = done.incident
     for status in PATHS[data.draw(st.sampled_from(IncidentStatus), label="status")]:
         incident = await service.update_status(
             actor=people.manager, incident_id=incident.id, status=status
