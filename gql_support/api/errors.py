@@ -1,15 +1,30 @@
-"""How domain errors reach clients: as ``UserError``s in payloads, or as coded GraphQL errors
-where a query has no payload to carry them, and the database's statement timeout as a
-coded GraphQL error."""
+"""How errors reach clients: the one boundary between the server's errors and GraphQL.
+
+    error raised by a resolver …
+    ├── DomainError in a mutation      → UserErrors: the payload, every field null but ``errors``
+    │                                    (and ``clientMutationId``, echoed)
+    ├── DomainError in a query, a      → ClientErrors: a GraphQL error whose ``extensions`` carry
+    │   field of one, or a subscription  ``code`` and ``field``
+    ├── the database's statement       → ClientErrors: a GraphQL error with code ``TIMEOUT``,
+    │   timeout                          in every mode (the request was too heavy)
+    └── anything else, a bug           → ClientErrors: masked as "Unexpected error." (not in
+                                         debug; production adds the request id, see ``schema``)
+
+Resolvers raise domain errors and never catch them; ``IsAuthenticated`` refuses with
+``UNAUTHENTICATED`` before a resolver runs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import FieldExtension, MaskErrors
+from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.permission import BasePermission
+from strawberry.types.field import StrawberryField
 
 from gql_support.db import is_statement_timeout
 from gql_support.errors import DomainError, ErrorCode, RateLimited
@@ -39,8 +54,45 @@ class UserError:
         )
 
 
-def query_error(error: DomainError) -> GraphQLError:
-    """A domain error raised while reading, as a GraphQL error carrying its code."""
+class UserErrors(FieldExtension):
+    """On a mutation: a ``DomainError`` becomes its payload, with the error in ``errors``."""
+
+    def apply(self, field: StrawberryField) -> None:
+        self.field = field
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except DomainError as error:
+            return failed_payload(self.field.type, error, kwargs.get("input"))
+
+
+def failed_payload(payload_type: Any, error: DomainError, input: object) -> Any:
+    """The payload of a refused mutation: the error, the client's mutation id, nothing else."""
+    names = {f.name for f in dataclasses.fields(payload_type)}
+    assert "errors" in names, f"{payload_type.__name__} needs an errors field"
+    values: dict[str, Any] = dict.fromkeys(names)
+    values["errors"] = [UserError.from_domain(error)]
+    if "client_mutation_id" in names:
+        values["client_mutation_id"] = getattr(input, "client_mutation_id", None)
+    return payload_type(**values)
+
+
+def mutation(*, signed_in: bool = True, description: str | None = None) -> StrawberryField:
+    """Declares a mutation: signed-in only unless said otherwise, domain errors in its payload.
+    Every mutation is declared with it, so none maps errors its own way."""
+    field: StrawberryField = strawberry.mutation(
+        permission_classes=[IsAuthenticated] if signed_in else [],
+        extensions=[UserErrors()],
+        description=description,
+    )
+    return field
+
+
+def coded(error: DomainError) -> GraphQLError:
+    """A domain error where no payload carries it, as a GraphQL error with its code."""
     return GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field})
 
 
@@ -52,10 +104,12 @@ class IsAuthenticated(BasePermission):
         return info.context.viewer is not None
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Hide the text of unexpected errors; keep the ones written for clients."""
+def is_unexpected(error: GraphQLError) -> bool:
+    """Whether an error is a server problem, rather than one written for clients."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | SubscriberTooSlow)
+    return original is not None and not isinstance(
+        original, GraphQLError | SubscriberTooSlow | DomainError
+    )
 
 
 def timed_out(error: GraphQLError) -> bool:
@@ -64,17 +118,39 @@ def timed_out(error: GraphQLError) -> bool:
 
 
 class ClientErrors(MaskErrors):
-    """Masks the errors ``should_mask_error`` picks, except a statement timeout, which the
-    client is told about, with the code ``TIMEOUT``: its request was too heavy."""
+    """On every operation, the errors rewritten for clients: a ``DomainError`` that escaped a
+    resolver becomes a coded GraphQL error, a statement timeout the code ``TIMEOUT`` (its
+    request was too heavy), and other unexpected errors are masked unless ``debug``."""
+
+    def __init__(self, *, debug: bool = False) -> None:
+        super().__init__(should_mask_error=self._rewrites)
+        self.debug = debug
+
+    def _rewrites(self, error: GraphQLError) -> bool:
+        return (
+            isinstance(error.original_error, DomainError)
+            or timed_out(error)
+            or (not self.debug and is_unexpected(error))
+        )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        if not timed_out(error):
-            return super().anonymise_error(error)
+        original = error.original_error
+        if isinstance(original, DomainError):
+            message, extensions = original.message, coded(original).extensions
+        elif timed_out(error):
+            message = "the database took too long over this request: ask for less and try again"
+            extensions = {"code": "TIMEOUT"}
+        else:
+            return self.masked(error)
         return GraphQLError(
-            "the database took too long over this request: ask for less and try again",
+            message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": "TIMEOUT"},
+            extensions=extensions,
         )
+
+    def masked(self, error: GraphQLError) -> GraphQLError:
+        """An unexpected error as clients see it."""
+        return super().anonymise_error(error)

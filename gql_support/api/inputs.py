@@ -2,45 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 
 from gql_support.accounts.models import Role
 from gql_support.api.ids import decode_id
+from gql_support.errors import InvalidInput
 from gql_support.incidents import filters, queries
-from gql_support.incidents.changes import UNSET, NewReference, Unset, check_instant
+from gql_support.incidents.changes import NewReference, check_instant
+from gql_support.incidents.fields import RULES, FieldRule, Value
 from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, Priority, Urgency
 from gql_support.text import check_characters
 
-T = TypeVar("T")
-R = TypeVar("R")
+
+def _given(input: object) -> Iterator[tuple[FieldRule, Any]]:
+    """The editable fields the input carries and the client did not leave out."""
+    for rule in RULES:
+        value = getattr(input, rule.attribute, strawberry.UNSET)
+        if value is not strawberry.UNSET:
+            yield rule, value
 
 
-def given(value: T | None, convert: Callable[[T], R]) -> R | Unset | None:
-    """Strawberry's UNSET (left out) becomes the domain's UNSET; null stays None."""
-    if value is strawberry.UNSET:
-        return UNSET
-    return None if value is None else convert(value)
-
-
-def given_list(value: list[T] | None, convert: Callable[[T], R]) -> list[R] | Unset:
-    """A list input left out (or null) leaves the list as it is."""
-    if value is strawberry.UNSET or value is None:
-        return UNSET
-    return [convert(item) for item in value]
-
-
-def user_pk(field: str) -> Callable[[strawberry.ID], int]:
-    return lambda global_id: decode_id(global_id, "User", field=["input", field])
-
-
-def identity(value: T) -> T:
+def _decoded(rule: FieldRule, value: Any) -> Any:
+    """A given, non-null value in the domain's terms: global user IDs become user ids."""
+    if rule.value is Value.USER:
+        return decode_id(value, "User", field=["input", rule.input])
+    if rule.value is Value.USERS:
+        return [decode_id(item, "User", field=["input", rule.input]) for item in value]
     return value
+
+
+def edit_values(input: object) -> dict[str, Any]:
+    """The fields an edit sets, as ``IncidentChanges`` arguments: a field left out is left as
+    it is, and so is a null list; null clears a field that may be empty and is refused for
+    the others (status, type, impact, urgency)."""
+    values: dict[str, Any] = {}
+    for rule, value in _given(input):
+        if value is None and rule.value is Value.USERS:
+            continue
+        if value is None and not rule.nullable:
+            raise InvalidInput(f"{rule.input} cannot be null", field=["input", rule.input])
+        values[rule.attribute] = None if value is None else _decoded(rule, value)
+    return values
+
+
+def report_values(input: object) -> dict[str, Any]:
+    """The fields a report sets, as ``IncidentChanges`` arguments: nothing exists yet, so null
+    is the default, like a field left out."""
+    return {rule.attribute: _decoded(rule, v) for rule, v in _given(input) if v is not None}
 
 
 @strawberry.input

@@ -8,7 +8,7 @@ from strawberry.permission import BasePermission
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
 from gql_support.api.context import Info
-from gql_support.api.errors import IsAuthenticated, query_error
+from gql_support.api.errors import IsAuthenticated
 from gql_support.api.ids import parse_global_id
 from gql_support.api.inputs import IncidentFilter, IncidentOrder
 from gql_support.api.types import (
@@ -26,7 +26,6 @@ from gql_support.api.types import (
     ViewerDependent,
 )
 from gql_support.attachments import models as attachments
-from gql_support.errors import DomainError
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
 
@@ -82,10 +81,7 @@ class Query:
     async def users(
         self, role: list[Role] | None = None, search: str | None = None, first: int | None = None
     ) -> list[User]:
-        try:
-            found = await accounts.list_users(roles=role, search=search, first=first)
-        except DomainError as error:
-            raise query_error(error) from error
+        found = await accounts.list_users(roles=role, search=search, first=first)
         return [User.from_model(u) for u in found]
 
     @strawberry.field(permission_classes=_signed_in)
@@ -109,15 +105,12 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Incident]:
-        try:
-            page = await queries.list_incidents(
-                incident_filter=None if filter is None else filter.to_domain(),
-                order=None if order_by is None else order_by.to_domain(),
-                first=first,
-                after=after,
-            )
-        except DomainError as error:
-            raise query_error(error) from error
+        page = await queries.list_incidents(
+            incident_filter=None if filter is None else filter.to_domain(),
+            order=None if order_by is None else order_by.to_domain(),
+            first=first,
+            after=after,
+        )
         edges = [
             Edge(cursor=c, node=Incident.from_model(i))
             for c, i in zip(page.cursors, page.items, strict=True)
@@ -133,10 +126,7 @@ class Query:
 
     @strawberry.field(permission_classes=_signed_in)
     async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:
-        try:
-            figures = await queries.dashboard(
-                incident_filter=None if filter is None else filter.to_domain()
-            )
-        except DomainError as error:
-            raise query_error(error) from error
+        figures = await queries.dashboard(
+            incident_filter=None if filter is None else filter.to_domain()
+        )
         return Dashboard.from_figures(figures)

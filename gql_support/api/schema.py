@@ -17,7 +17,7 @@ from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from gql_support.api.context import Context
-from gql_support.api.errors import ClientErrors, should_mask, timed_out
+from gql_support.api.errors import ClientErrors, is_unexpected
 from gql_support.api.limits import Limits, RequestLimits
 from gql_support.api.multicast import shareable, subscribe_shared, viewer_dependent
 from gql_support.api.mutations import Mutation
@@ -38,10 +38,8 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
 class _MaskWithRequestId(ClientErrors):
     """Masks unexpected errors with the request id their log line carries."""
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        if timed_out(error):
-            return masked
+    def masked(self, error: GraphQLError) -> GraphQLError:
+        masked = super().masked(error)
         request_id = _request_id(self.execution_context)
         masked.message = f"Unexpected error (request id {request_id})."
         masked.extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
@@ -126,7 +124,7 @@ class _Schema(strawberry.Schema):
         request_id = _request_id(execution_context)
         operation = None if execution_context is None else execution_context.operation_name
         for error in errors:
-            if should_mask(error):
+            if is_unexpected(error):
                 logger.error(
                     "unexpected error (request id %s) in operation %s at %s: %s",
                     request_id,
@@ -138,19 +136,17 @@ class _Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with the request limits of these settings; outside debug mode, unexpected
-    errors reach clients masked; in every mode a statement timeout reaches them as
-    ``TIMEOUT``."""
+    """The schema with the request limits of these settings; domain errors reach clients with
+    their code, a statement timeout as ``TIMEOUT``, and outside debug mode unexpected errors
+    reach them masked."""
     settings = settings or Settings()
     limits = Limits.from_settings(settings)
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         partial(RequestLimits, limits=limits),
     ]
-    if settings.debug:
-        extensions.append(partial(ClientErrors, should_mask_error=timed_out))
-    else:
-        extensions.append(partial(_MaskWithRequestId, should_mask_error=should_mask))
+    mapping = ClientErrors if settings.debug else _MaskWithRequestId
+    extensions.append(partial(mapping, debug=settings.debug))
     schema = _Schema(
         query=Query,
         mutation=Mutation,

@@ -20,10 +20,9 @@ from strawberry.dataloader import DataLoader
 
 from gql_support.api.context import Info
 from gql_support.api.dataloaders import Loaders
-from gql_support.api.errors import IsAuthenticated, query_error
+from gql_support.api.errors import IsAuthenticated
 from gql_support.api.inputs import IncidentFilter
 from gql_support.api.types import Dashboard, Incident, IncidentEvent
-from gql_support.errors import DomainError
 from gql_support.incidents import filters, queries
 from gql_support.live import bus
 from gql_support.live.models import UpdateKind
@@ -152,10 +151,7 @@ async def _dashboard_listener(
 
 
 def _domain_filter(incident_filter: IncidentFilter | None) -> filters.IncidentFilter | None:
-    try:
-        return None if incident_filter is None else incident_filter.to_domain()
-    except DomainError as error:
-        raise query_error(error) from error
+    return None if incident_filter is None else incident_filter.to_domain()
 
 
 @strawberry.type

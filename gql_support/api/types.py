@@ -14,10 +14,8 @@ from gql_support.accounts import models as accounts
 from gql_support.accounts.models import Role
 from gql_support.api.context import Info
 from gql_support.api.dataloaders import PageKey, PageResult
-from gql_support.api.errors import query_error
 from gql_support.api.ids import to_global_id
 from gql_support.attachments import models as attachments
-from gql_support.errors import DomainError
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
 from gql_support.incidents.models import (
@@ -256,10 +254,7 @@ def _incident_rows(
     """The connection over one incident's comments or history, read through the loaders."""
 
     async def load() -> tuple[list[Edge[N]], PageInfo]:
-        try:
-            rows, has_next = await pages.load(key)
-        except DomainError as error:
-            raise query_error(error) from error
+        rows, has_next = await pages.load(key)
         edges = [Edge(cursor=queries.row_cursor(r), node=convert(r)) for r in rows]
         cursors = [e.cursor for e in edges]
         return edges, PageInfo.of(cursors, has_next=has_next, has_previous=key[2] is not None)
