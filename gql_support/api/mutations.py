@@ -28,6 +28,7 @@ from gql_support.api.inputs import (
 from gql_support.api.types import Comment, Incident, User
 from gql_support.attachments.service import IncomingFile
 from gql_support.errors import InvalidInput
+from gql_support.incidents import models as incidents
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 
@@ -88,6 +89,12 @@ def _incident_pk(global_id: strawberry.ID) -> int:
     return decode_id(global_id, "Incident", field=["input", "incidentId"])
 
 
+def _changed(incident: incidents.Incident, client_mutation_id: str | None) -> IncidentPayload:
+    return IncidentPayload(
+        incident=Incident.from_model(incident), client_mutation_id=client_mutation_id
+    )
+
+
 def _uploads(attachments: list[Upload] | None) -> list[IncomingFile]:
     """The files of a multipart request (see the GraphQL multipart request specification)."""
     files: list[IncomingFile] = []
@@ -145,9 +152,7 @@ class Mutation:
             ),
             store=info.context.attachments,
         )
-        return IncidentPayload(
-            incident=Incident.from_model(incident), client_mutation_id=input.client_mutation_id
-        )
+        return _changed(incident, input.client_mutation_id)
 
     @mutation()
     async def assign_incident(self, info: Info, input: AssignIncidentInput) -> IncidentPayload:
@@ -157,10 +162,7 @@ class Mutation:
             changes=IncidentChanges(**edit_values(input)),
             expected_version=input.expected_version,
         )
-        return IncidentPayload(
-            incident=Incident.from_model(done.incident),
-            client_mutation_id=input.client_mutation_id,
-        )
+        return _changed(done.incident, input.client_mutation_id)
 
     @mutation()
     async def update_status(self, info: Info, input: UpdateStatusInput) -> IncidentPayload:
@@ -171,9 +173,7 @@ class Mutation:
             comment=input.comment,
             expected_version=input.expected_version,
         )
-        return IncidentPayload(
-            incident=Incident.from_model(incident), client_mutation_id=input.client_mutation_id
-        )
+        return _changed(incident, input.client_mutation_id)
 
     @mutation()
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
@@ -205,10 +205,7 @@ class Mutation:
             ),
             store=info.context.attachments,
         )
-        return IncidentPayload(
-            incident=Incident.from_model(done.incident),
-            client_mutation_id=input.client_mutation_id,
-        )
+        return _changed(done.incident, input.client_mutation_id)
 
     @mutation()
     async def watch_incident(self, info: Info, input: WatchIncidentInput) -> IncidentPayload:
@@ -217,6 +214,4 @@ class Mutation:
             incident_id=_incident_pk(input.incident_id),
             watching=input.watching,
         )
-        return IncidentPayload(
-            incident=Incident.from_model(incident), client_mutation_id=input.client_mutation_id
-        )
+        return _changed(incident, input.client_mutation_id)
