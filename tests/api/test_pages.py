@@ -15,7 +15,7 @@ from tortoise import connections
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
 from gql_support.incidents.models import Incident
-from tests.api.test_query_count import QUERY_LOGGER
+from tests.api.test_query_count import query_log
 from tests.conftest import GraphQLClient, MakePerson, Person
 
 CONNECTION = """
@@ -63,16 +63,8 @@ class _Executed(logging.Handler):
 
 @contextmanager
 def _selects() -> Iterator[list[tuple[str, list[Any]]]]:
-    logger = logging.getLogger(QUERY_LOGGER)
-    handler = _Executed()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
+    with query_log(_Executed()) as handler:
         yield handler.statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def _rows_read(statements: list[tuple[str, list[Any]]], table: str) -> int:

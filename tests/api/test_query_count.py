@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
@@ -55,19 +55,28 @@ class _Statements(logging.Handler):
         self.sql.append(str(record.args[0]))
 
 
+H = TypeVar("H", bound=logging.Handler)
+
+
 @contextmanager
-def statements() -> Iterator[list[str]]:
-    """The SQL statements Tortoise runs inside the block."""
+def query_log(handler: H) -> Iterator[H]:
+    """Hands every statement Tortoise logs inside the block to ``handler``."""
     logger = logging.getLogger(QUERY_LOGGER)
-    handler = _Statements()
     level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     try:
-        yield handler.sql
+        yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements Tortoise runs inside the block."""
+    with query_log(_Statements()) as handler:
+        yield handler.sql
 
 
 async def dashboard_statements(
