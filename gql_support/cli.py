@@ -139,6 +139,7 @@ def user_create(settings: Settings, args: argparse.Namespace) -> int:
             name=args.name,
             role=Role(args.role),
             locale=args.locale,
+            time_zone=args.time_zone or settings.default_time_zone,
             password=args.password,
         )
         print(f"created {user.role} {user.name} <{user.email}>")
@@ -150,10 +151,12 @@ def user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def user_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
-        print("email\tname\trole\tlocale\tactive")
+        print("email\tname\trole\tlocale\ttime zone\tactive")
         for user in await accounts.all_users():
             active = "yes" if user.is_active else "no"
-            print(f"{user.email}\t{user.name}\t{user.role}\t{user.locale}\t{active}")
+            print(
+                f"{user.email}\t{user.name}\t{user.role}\t{user.locale}\t{user.time_zone}\t{active}"
+            )
         return 0
 
     return _with_database(settings, work)
@@ -166,8 +169,12 @@ def user_update(settings: Settings, args: argparse.Namespace) -> int:
             role=None if args.role is None else Role(args.role),
             name=args.name,
             locale=args.locale,
+            time_zone=args.time_zone,
         )
-        return f"updated {changed.role} {changed.name} <{changed.email}> ({changed.locale})"
+        return (
+            f"updated {changed.role} {changed.name} <{changed.email}> "
+            f"({changed.locale}, {changed.time_zone})"
+        )
 
     return _for_user(settings, args.email, update)
 
@@ -318,14 +325,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=[r.value for r in Role], default=Role.USER.value)
     create.add_argument("--locale", default="en")
+    create.add_argument(
+        "--time-zone", help="IANA name, e.g. Europe/Paris (default: GQL_SUPPORT_DEFAULT_TIME_ZONE)"
+    )
     create.add_argument("--password")
     create.set_defaults(handler=user_create)
     user_cmd.add_parser("list", help="every user, active or not").set_defaults(handler=user_list)
-    update = user_cmd.add_parser("update", help="change a user's role, name or language")
+    update = user_cmd.add_parser("update", help="change a user's role, name, language or time zone")
     update.add_argument("--email", required=True)
     update.add_argument("--role", choices=[r.value for r in Role])
     update.add_argument("--name")
     update.add_argument("--locale")
+    update.add_argument("--time-zone", help="IANA name, e.g. Europe/Paris")
     update.set_defaults(handler=user_update)
     deactivate = user_cmd.add_parser(
         "deactivate", help="sign a user out everywhere and refuse their sign-ins"

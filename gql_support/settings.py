@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gql_support.accounts.timezones import DEFAULT_TIME_ZONE, is_time_zone
+
 PREFIX = "GQL_SUPPORT_"
 #: Where links in email point when GQL_SUPPORT_PUBLIC_URL is unset: what ``make run`` serves.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -207,6 +209,11 @@ class Settings(BaseSettings):
         description="password hashes computed at once per process (argon2: 64 MiB each); more "
         "logins queue",
     )
+    default_time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="IANA time zone given to users created without one (e.g. `Europe/Paris`); "
+        "users there were before time zones got `UTC`",
+    )
     writes_per_minute: float = Field(
         30.0,
         ge=0.01,
@@ -228,6 +235,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _iana_time_zone(cls, value: str) -> str:
+        if not is_time_zone(value):
+            raise ValueError("not an IANA time zone name such as Europe/Paris")
         return value
 
     @field_validator("public_url")

@@ -16,8 +16,8 @@ from gql_support.settings import Settings
 from tests.conftest import start_cli
 
 
-async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    process = await start_cli(settings, *args)
+async def _cli(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
+    process = await start_cli(settings, *args, **env)
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -26,18 +26,43 @@ async def _cli(settings: Settings, *args: str) -> tuple[int, str, str]:
 async def test_user_create_prints_a_working_token_last(settings: Settings) -> None:
     code, out, _ = await _cli(
         settings, "user", "create", "--email", "Eve@Example.com", "--name", "Eve",
-        "--role", "AGENT", "--locale", "fr", "--password", "long-enough",
+        "--role", "AGENT", "--locale", "fr", "--time-zone", "Europe/Paris",
+        "--password", "long-enough",
     )  # fmt: skip
     assert code == 0
     token = out.strip().splitlines()[-1]
     user = await accounts.user_for_token(token=token)
     assert user is not None
-    assert (user.email, user.name, user.role, user.locale) == (
+    assert (user.email, user.name, user.role, user.locale, user.time_zone) == (
         "eve@example.com",
         "Eve",
         Role.AGENT,
         "fr",
+        "Europe/Paris",
     )
+
+
+async def test_user_create_gives_the_desks_time_zone_and_refuses_unknown_ones(
+    settings: Settings,
+) -> None:
+    # Given a desk whose users are in Montreal unless they say otherwise
+    desk = {"GQL_SUPPORT_DEFAULT_TIME_ZONE": "America/Montreal"}
+    # When a user is created without a time zone
+    code, _, _ = await _cli(
+        settings, "user", "create", "--email", "a@example.com", "--name", "A", **desk
+    )
+    # Then they get the desk's
+    assert code == 0
+    assert (await User.get(email="a@example.com")).time_zone == "America/Montreal"
+    # And a name that is no IANA time zone is refused, in the command and in the setting
+    code, _, err = await _cli(
+        settings, "user", "create", "--email", "b@example.com", "--name", "B",
+        "--time-zone", "Paris",
+    )  # fmt: skip
+    assert (code, "'Paris' is not an IANA time zone name" in err) == (2, True)
+    code, _, err = await _cli(settings, "user", "list", GQL_SUPPORT_DEFAULT_TIME_ZONE="localtime")
+    assert (code, "GQL_SUPPORT_DEFAULT_TIME_ZONE" in err) == (2, True)
+    assert not await User.filter(email="b@example.com").exists()
 
 
 async def test_token_create_and_revoke(settings: Settings) -> None:
@@ -98,9 +123,9 @@ async def test_user_list_update_deactivate_and_activate(settings: Settings) -> N
     # When the agent is made a manager with a new name and language
     code, out, _ = await _cli(
         settings, "user", "update", "--email", "ADA@example.com", "--role", "MANAGER",
-        "--name", "Ada L.", "--locale", "fr",
+        "--name", "Ada L.", "--locale", "fr", "--time-zone", "Europe/Paris",
     )  # fmt: skip
-    assert (code, out) == (0, "updated MANAGER Ada L. <ada@example.com> (fr)\n")
+    assert (code, out) == (0, "updated MANAGER Ada L. <ada@example.com> (fr, Europe/Paris)\n")
 
     # And deactivated: signed out at once
     code, out, _ = await _cli(settings, "user", "deactivate", "--email", "ada@example.com")
@@ -112,9 +137,9 @@ async def test_user_list_update_deactivate_and_activate(settings: Settings) -> N
     assert (code, out.splitlines()) == (
         0,
         [
-            "email\tname\trole\tlocale\tactive",
-            "ada@example.com\tAda L.\tMANAGER\tfr\tno",
-            "root@example.com\tRoot\tADMIN\ten\tyes",
+            "email\tname\trole\tlocale\ttime zone\tactive",
+            "ada@example.com\tAda L.\tMANAGER\tfr\tEurope/Paris\tno",
+            "root@example.com\tRoot\tADMIN\ten\tUTC\tyes",
         ],
     )
 

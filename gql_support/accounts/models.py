@@ -8,6 +8,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from gql_support.accounts.timezones import DEFAULT_TIME_ZONE, MAX_TIME_ZONE
+
 
 class Role(StrEnum):
     USER = "USER"
@@ -29,6 +31,12 @@ class User(Model):
     email = fields.CharField(max_length=254, unique=True)
     role = fields.CharEnumField(Role, max_length=16, default=Role.USER)
     locale = fields.CharField(max_length=35, default="en")
+    # IANA name, e.g. "Europe/Paris": how dates read in this user's email. (A plain comment,
+    # as for ApiToken.expires_at; the database's own default lets the column be added to a
+    # table with rows.)
+    time_zone = fields.CharField(
+        max_length=MAX_TIME_ZONE, default=DEFAULT_TIME_ZONE, db_default=DEFAULT_TIME_ZONE
+    )
     is_active = fields.BooleanField(default=True)
     password_hash = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

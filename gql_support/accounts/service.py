@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import ApiToken, Role, User
 from gql_support.accounts.throttle import Throttle
+from gql_support.accounts.timezones import DEFAULT_TIME_ZONE, is_time_zone
 from gql_support.errors import Forbidden, InvalidCredentials, InvalidInput, NotFound
 from gql_support.live import bus
 from gql_support.text import check_characters
@@ -111,34 +112,54 @@ async def create_user(
     name: str,
     role: Role = Role.USER,
     locale: str = "en",
+    time_zone: str = DEFAULT_TIME_ZONE,
     password: str | None = None,
 ) -> User:
     """Creates an active user; the email must be new (case-insensitively)."""
-    email = _checked_email(email, field=["email"])
+    email = _checked_email(email, field=["input", "email"])
     name = name.strip()
     _check_name(name)
     _check_locale(locale)
+    _check_time_zone(time_zone)
     if password is not None and len(password) < MIN_PASSWORD:
         raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD} characters", field=["password"]
+            f"password must be at least {MIN_PASSWORD} characters", field=["input", "password"]
         )
     password_hash = await hashing.run(_hasher.hash, password) if password is not None else None
     async with in_transaction():
         if await User.filter(email=email).exists():
-            raise InvalidInput(f"a user with email {email} already exists", field=["email"])
+            raise InvalidInput(
+                f"a user with email {email} already exists", field=["input", "email"]
+            )
         return await User.create(
-            email=email, name=name, role=role, locale=locale, password_hash=password_hash
+            email=email,
+            name=name,
+            role=role,
+            locale=locale,
+            time_zone=time_zone,
+            password_hash=password_hash,
         )
 
 
 def _check_name(name: str) -> None:
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", field=["name"])
+        raise InvalidInput(f"name must be 1 to {MAX_NAME} characters", field=["input", "name"])
 
 
 def _check_locale(locale: str) -> None:
     if not _LOCALE.match(locale):
-        raise InvalidInput(f"{locale!r} is not a language tag such as en or fr", field=["locale"])
+        raise InvalidInput(
+            f"{locale!r} is not a language tag such as en or fr", field=["input", "locale"]
+        )
+
+
+def _check_time_zone(time_zone: str) -> None:
+    if not is_time_zone(time_zone):
+        shown = time_zone if len(time_zone) <= 64 else time_zone[:40] + "…"
+        raise InvalidInput(
+            f"{shown!r} is not an IANA time zone name such as Europe/Paris",
+            field=["input", "timeZone"],
+        )
 
 
 async def issue_token(*, user: User, lifetime: timedelta = TOKEN_LIFETIME) -> str:
@@ -246,14 +267,18 @@ async def change_user(
     is_active: bool | None = None,
     name: str | None = None,
     locale: str | None = None,
+    time_zone: str | None = None,
 ) -> User:
-    """Changes a user's role, active flag, name or language (None: unchanged); refuses to
-    leave the desk without an active admin. Deactivating revokes the user's tokens."""
+    """Changes a user's role, active flag, name, language or time zone (None: unchanged);
+    refuses to leave the desk without an active admin. Deactivating revokes the user's
+    tokens."""
     if name is not None:
         name = name.strip()
         _check_name(name)
     if locale is not None:
         _check_locale(locale)
+    if time_zone is not None:
+        _check_time_zone(time_zone)
     async with in_transaction():
         # Every active admin's row is locked first, in id order, so two admins demoting each
         # other at once are serialised and the second sees the first's change.
@@ -277,7 +302,8 @@ async def change_user(
         user.role, user.is_active = new_role, new_active
         user.name = user.name if name is None else name
         user.locale = user.locale if locale is None else locale
-        await user.save(update_fields=["role", "is_active", "name", "locale"])
+        user.time_zone = user.time_zone if time_zone is None else time_zone
+        await user.save(update_fields=["role", "is_active", "name", "locale", "time_zone"])
         if was_active and not new_active:
             await ApiToken.filter(user_id=user.id, revoked_at=None).update(
                 revoked_at=datetime.now(UTC)

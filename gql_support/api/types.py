@@ -12,6 +12,7 @@ from strawberry.schema_directive import Location
 
 from gql_support.accounts import models as accounts
 from gql_support.accounts.models import Role
+from gql_support.accounts.timezones import DEFAULT_TIME_ZONE
 from gql_support.api.context import Info
 from gql_support.api.dataloaders import PageKey, PageResult
 from gql_support.api.ids import to_global_id
@@ -59,6 +60,10 @@ class User(Node):
     is_active: bool = strawberry.field(
         default=True, description="Whether the user may sign in and be assigned work."
     )
+    time_zone: str = strawberry.field(
+        default=DEFAULT_TIME_ZONE,
+        description='IANA time zone in which this user\'s emails give dates, e.g. "Europe/Paris".',
+    )
 
     @classmethod
     def from_model(cls, user: accounts.User) -> User:
@@ -69,6 +74,7 @@ class User(Node):
             role=user.role,
             locale=user.locale,
             is_active=user.is_active,
+            time_zone=user.time_zone,
         )
 
 

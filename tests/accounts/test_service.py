@@ -16,7 +16,7 @@ async def test_emails_are_unique_whatever_their_case(settings: Settings) -> None
     await accounts.create_user(email="Ada@Example.com", name="Ada", role=Role.AGENT)
     with pytest.raises(InvalidInput) as refused:
         await accounts.create_user(email="ada@EXAMPLE.com", name="Other Ada")
-    assert refused.value.field == ["email"]
+    assert refused.value.field == ["input", "email"]
     assert await User.filter(email="ada@example.com").count() == 1
 
 
@@ -27,6 +27,8 @@ async def test_emails_are_unique_whatever_their_case(settings: Settings) -> None
         ("name", {"email": "x@example.com", "name": "   "}),
         ("locale", {"email": "x@example.com", "name": "X", "locale": "french!"}),
         ("password", {"email": "x@example.com", "name": "X", "password": "short"}),
+        ("timeZone", {"email": "x@example.com", "name": "X", "time_zone": "Europe/Nowhere"}),
+        ("timeZone", {"email": "x@example.com", "name": "X", "time_zone": "localtime"}),
     ],
 )
 async def test_bad_user_input_is_refused(
@@ -34,7 +36,7 @@ async def test_bad_user_input_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
         await accounts.create_user(**values)  # type: ignore[arg-type]
-    assert refused.value.field == [field]
+    assert refused.value.field == ["input", field]
     assert await User.all().count() == 0
 
 

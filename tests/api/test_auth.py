@@ -6,7 +6,7 @@ from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
 from tests.conftest import GraphQLClient, MakePerson
 
-VIEWER = "query { viewer { name email role locale } }"
+VIEWER = "query { viewer { name email role locale timeZone } }"
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
   login(input: {email: $email, password: $password}) {
@@ -45,13 +45,14 @@ async def test_a_bad_or_revoked_token_is_refused_with_401(
 
 
 async def test_viewer_is_the_token_owner(gql: GraphQLClient, make_person: MakePerson) -> None:
-    person = await make_person(Role.MANAGER, name="Mia", locale="fr")
+    person = await make_person(Role.MANAGER, name="Mia", locale="fr", time_zone="Europe/Paris")
     data = await gql.execute(VIEWER, as_=person)
     assert data["viewer"] == {
         "name": "Mia",
         "email": person.user.email,
         "role": "MANAGER",
         "locale": "fr",
+        "timeZone": "Europe/Paris",
     }
 
 
