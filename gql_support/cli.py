@@ -259,8 +259,11 @@ def outbox_list(settings: Settings, args: argparse.Namespace) -> int:
         print("id\tstatus\tattempts\tincident\treason\trecipient\tnext attempt\tlast error")
         for row in rows:
             error = (row.last_error or "").replace("\n", " ")
+            incident = row.payload.get("incident")
+            # A password reset is about no incident.
+            number = incident["number"] if isinstance(incident, dict) else "-"
             print(
-                f"{row.id}\t{row.status}\t{row.attempts}\t{row.payload['incident']['number']}"  # type: ignore[index]
+                f"{row.id}\t{row.status}\t{row.attempts}\t{number}"
                 f"\t{row.reason}\t{row.to_address}\t{row.next_attempt_at.isoformat()}\t{error}"
             )
         return 0

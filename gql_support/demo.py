@@ -12,10 +12,10 @@ from gql_support.incidents.models import Impact, IncidentStatus, IncidentType, U
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [
-    ("manager@example.com", "Maya Manager", Role.MANAGER, "en"),
-    ("agent@example.com", "Arthur Agent", Role.AGENT, "fr"),
-    ("helper@example.com", "Hana Helper", Role.AGENT, "en"),
-    ("user@example.com", "Ugo User", Role.USER, "fr"),
+    ("manager@example.com", "Maya Manager", Role.MANAGER, "en", "Europe/London"),
+    ("agent@example.com", "Arthur Agent", Role.AGENT, "fr", "Europe/Paris"),
+    ("helper@example.com", "Hana Helper", Role.AGENT, "en", "America/New_York"),
+    ("user@example.com", "Ugo User", Role.USER, "fr", "Europe/Paris"),
 ]
 
 
@@ -25,9 +25,14 @@ async def seed_if_empty() -> dict[str, str] | None:
         return None
     users: dict[str, User] = {}
     tokens: dict[str, str] = {}
-    for email, name, role, locale in DEMO_USERS:
+    for email, name, role, locale, time_zone in DEMO_USERS:
         user = await accounts.create_user(
-            email=email, name=name, role=role, locale=locale, password=DEMO_PASSWORD
+            email=email,
+            name=name,
+            role=role,
+            locale=locale,
+            time_zone=time_zone,
+            password=DEMO_PASSWORD,
         )
         users[email] = user
         tokens[email] = await accounts.issue_token(user=user)

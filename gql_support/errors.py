@@ -11,7 +11,10 @@ client as a masked GraphQL error.
     ├── InvalidTransition   INVALID_TRANSITION   the status workflow has no such move
     ├── VersionConflict     VERSION_CONFLICT     expectedVersion is not the current version
     ├── TooLarge            TOO_LARGE            a list or file over its limit
-    ├── InvalidCredentials  INVALID_CREDENTIALS  login with a wrong email or password
+    ├── InvalidCredentials  INVALID_CREDENTIALS  login with a wrong email or password, or a
+    │                                            wrong current password
+    ├── WeakPassword        WEAK_PASSWORD        a new password too short or too common
+    ├── InvalidToken        INVALID_TOKEN        a password reset token unknown, used or expired
     └── RateLimited         RATE_LIMITED         too many attempts or writes: retry_after seconds
 """
 
@@ -29,6 +32,8 @@ class ErrorCode(StrEnum):
     VERSION_CONFLICT = "VERSION_CONFLICT"
     TOO_LARGE = "TOO_LARGE"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    INVALID_TOKEN = "INVALID_TOKEN"
     RATE_LIMITED = "RATE_LIMITED"
 
 
@@ -69,6 +74,14 @@ class TooLarge(DomainError):
 
 class InvalidCredentials(DomainError):
     code = ErrorCode.INVALID_CREDENTIALS
+
+
+class WeakPassword(DomainError):
+    code = ErrorCode.WEAK_PASSWORD
+
+
+class InvalidToken(DomainError):
+    code = ErrorCode.INVALID_TOKEN
 
 
 class RateLimited(DomainError):

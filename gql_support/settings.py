@@ -214,6 +214,17 @@ class Settings(BaseSettings):
         description="IANA time zone given to users created without one (e.g. `Europe/Paris`); "
         "users there were before time zones got `UTC`",
     )
+    password_reset_lifetime_seconds: int = Field(
+        1800,
+        ge=60,
+        description="how long the link of a password reset email works (once), in seconds",
+    )
+    password_resets_per_hour: int = Field(
+        3, ge=1, description="password reset emails asked for one address in an hour…"
+    )
+    password_resets_per_hour_per_address: int = Field(
+        20, ge=1, description="…and asked from one client address"
+    )
     writes_per_minute: float = Field(
         30.0,
         ge=0.01,

@@ -27,7 +27,7 @@ async def test_user_create_prints_a_working_token_last(settings: Settings) -> No
     code, out, _ = await _cli(
         settings, "user", "create", "--email", "Eve@Example.com", "--name", "Eve",
         "--role", "AGENT", "--locale", "fr", "--time-zone", "Europe/Paris",
-        "--password", "long-enough",
+        "--password", "long enough to pass",
     )  # fmt: skip
     assert code == 0
     token = out.strip().splitlines()[-1]

@@ -84,3 +84,24 @@ class Throttle(Model):
 
     class Meta:
         table = "throttle"
+
+
+class PasswordReset(Model):
+    """A password reset asked for by email: one-time and short-lived. The token it was sent
+    with is the row's salt signed with the server's secret key, and only the token's
+    SHA-256 is stored, so neither this table nor the outbox holds a usable link."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="password_resets", on_delete=fields.CASCADE
+    )
+    salt = fields.CharField(max_length=32)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "password_reset"

@@ -1,6 +1,7 @@
-"""Account operations: creating and changing users, checking passwords, issuing, resolving and
-revoking API tokens (sessions). Ending a session closes its open connections on every process,
-through the live bus, after the commit."""
+"""Account operations: creating and changing users (by an admin, or a user their own profile),
+checking and changing passwords, issuing, resolving and revoking API tokens (sessions). Ending
+a session closes its open connections on every process, through the live bus, after the
+commit. Password resets by email are in ``reset``."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from gql_support.accounts.models import ApiToken, Role, User
+from gql_support.accounts.models import ApiToken, PasswordReset, Role, User
+from gql_support.accounts.passwords import check_new_password
 from gql_support.accounts.throttle import Throttle
 from gql_support.accounts.timezones import DEFAULT_TIME_ZONE, is_time_zone
 from gql_support.errors import Forbidden, InvalidCredentials, InvalidInput, NotFound
@@ -29,7 +32,6 @@ from gql_support.text import check_characters
 
 TOKEN_PREFIX = "gqls_"
 MAX_NAME = 200
-MIN_PASSWORD = 8
 MAX_USERS_PAGE = 100
 #: The longest address SMTP can carry (RFC 5321's 256-octet path, less its angle brackets).
 MAX_EMAIL = 254
@@ -93,7 +95,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _checked_email(email: str, *, field: list[str]) -> str:
+def checked_email(email: str, *, field: list[str]) -> str:
     """The stored form of an email, refused unless it looks like an address."""
     email = normalize_email(check_characters(email, field=field))
     if len(email) > MAX_EMAIL or not _EMAIL.match(email):
@@ -116,29 +118,37 @@ async def create_user(
     password: str | None = None,
 ) -> User:
     """Creates an active user; the email must be new (case-insensitively)."""
-    email = _checked_email(email, field=["input", "email"])
-    name = name.strip()
-    _check_name(name)
-    _check_locale(locale)
-    _check_time_zone(time_zone)
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD} characters", field=["input", "password"]
-        )
-    password_hash = await hashing.run(_hasher.hash, password) if password is not None else None
+    email = checked_email(email, field=["input", "email"])
+    name = _checked_profile(name=name, locale=locale, time_zone=time_zone) or ""
+    if password is not None:
+        check_new_password(password, field=["input", "password"])
+    password_hash = None if password is None else await hash_password(password)
     async with in_transaction():
-        if await User.filter(email=email).exists():
-            raise InvalidInput(
-                f"a user with email {email} already exists", field=["input", "email"]
+        await _check_email_free(email)
+        try:
+            return await User.create(
+                email=email,
+                name=name,
+                role=role,
+                locale=locale,
+                time_zone=time_zone,
+                password_hash=password_hash,
             )
-        return await User.create(
-            email=email,
-            name=name,
-            role=role,
-            locale=locale,
-            time_zone=time_zone,
-            password_hash=password_hash,
-        )
+        except IntegrityError:
+            # Taken by a transaction that committed since the check.
+            raise _email_taken(email) from None
+
+
+async def _check_email_free(email: str, *, other_than: int | None = None) -> None:
+    taken = User.filter(email=email)
+    if other_than is not None:
+        taken = taken.exclude(id=other_than)
+    if await taken.exists():
+        raise _email_taken(email)
+
+
+def _email_taken(email: str) -> InvalidInput:
+    return InvalidInput(f"a user with email {email} already exists", field=["input", "email"])
 
 
 def _check_name(name: str) -> None:
@@ -172,7 +182,7 @@ async def issue_token(*, user: User, lifetime: timedelta = TOKEN_LIFETIME) -> st
     return token
 
 
-async def _end_sessions(*, user_id: int | None = None, token_id: int | None = None) -> None:
+async def end_sessions(*, user_id: int | None = None, token_id: int | None = None) -> None:
     await bus.current().end_sessions(bus.session_payload(user_id=user_id, token_id=token_id))
 
 
@@ -190,7 +200,7 @@ async def logout(*, token_id: int) -> bool:
         revoked_at=datetime.now(UTC)
     )
     if revoked:
-        await _end_sessions(token_id=token_id)
+        await end_sessions(token_id=token_id)
     return revoked > 0
 
 
@@ -199,7 +209,7 @@ async def revoke_user_tokens(*, user: User) -> int:
     revoked = await ApiToken.filter(user_id=user.id, revoked_at=None).update(
         revoked_at=datetime.now(UTC)
     )
-    await _end_sessions(user_id=user.id)
+    await end_sessions(user_id=user.id)
     return revoked
 
 
@@ -245,7 +255,7 @@ async def login(
 ) -> tuple[User, str]:
     """Checks an email and password, within the login rate limits of the account and the
     client's address, and issues a token for that user."""
-    email = _checked_email(email, field=["input", "email"])
+    email = checked_email(email, field=["input", "email"])
     check_characters(password, field=["input", "password"])
     await throttle.begin_login(email=email, address=address)
     user = await User.get_or_none(email=email, is_active=True)
@@ -266,19 +276,16 @@ async def change_user(
     role: Role | None = None,
     is_active: bool | None = None,
     name: str | None = None,
+    email: str | None = None,
     locale: str | None = None,
     time_zone: str | None = None,
 ) -> User:
-    """Changes a user's role, active flag, name, language or time zone (None: unchanged);
-    refuses to leave the desk without an active admin. Deactivating revokes the user's
-    tokens."""
-    if name is not None:
-        name = name.strip()
-        _check_name(name)
-    if locale is not None:
-        _check_locale(locale)
-    if time_zone is not None:
-        _check_time_zone(time_zone)
+    """Changes a user's role, active flag, name, email, language or time zone (None:
+    unchanged); refuses to leave the desk without an active admin. Deactivating revokes the
+    user's tokens; a new email voids the reset links sent to the old one."""
+    name = _checked_profile(name=name, locale=locale, time_zone=time_zone)
+    if email is not None:
+        email = checked_email(email, field=["input", "email"])
     async with in_transaction():
         # Every active admin's row is locked first, in id order, so two admins demoting each
         # other at once are serialised and the second sees the first's change.
@@ -299,27 +306,178 @@ async def change_user(
                 f"{user.email} is the last active admin: make another admin first",
                 field=["input", "role" if new_role != Role.ADMIN else "isActive"],
             )
+        if email is not None and email != user.email:
+            await _check_email_free(email, other_than=user.id)
+            await void_resets(user.id)
+            user.email = email
         user.role, user.is_active = new_role, new_active
-        user.name = user.name if name is None else name
-        user.locale = user.locale if locale is None else locale
-        user.time_zone = user.time_zone if time_zone is None else time_zone
-        await user.save(update_fields=["role", "is_active", "name", "locale", "time_zone"])
+        _apply_profile(user, name=name, locale=locale, time_zone=time_zone)
+        try:
+            await user.save(
+                update_fields=["role", "is_active", "name", "email", "locale", "time_zone"]
+            )
+        except IntegrityError:
+            raise _email_taken(user.email) from None
         if was_active and not new_active:
             await ApiToken.filter(user_id=user.id, revoked_at=None).update(
                 revoked_at=datetime.now(UTC)
             )
     if was_active and not new_active:
-        await _end_sessions(user_id=user.id)
+        await end_sessions(user_id=user.id)
     return user
 
 
-async def update_user(
-    *, actor: User, user_id: int, role: Role | None = None, is_active: bool | None = None
-) -> User:
-    """An admin changes a user's role or active flag (see ``change_user``)."""
+def _checked_profile(*, name: str | None, locale: str | None, time_zone: str | None) -> str | None:
+    """Refuses a bad name, language or time zone (None: not given); the name as stored."""
+    if name is not None:
+        name = name.strip()
+        _check_name(name)
+    if locale is not None:
+        _check_locale(locale)
+    if time_zone is not None:
+        _check_time_zone(time_zone)
+    return name
+
+
+def _apply_profile(
+    user: User, *, name: str | None, locale: str | None, time_zone: str | None
+) -> None:
+    user.name = user.name if name is None else name
+    user.locale = user.locale if locale is None else locale
+    user.time_zone = user.time_zone if time_zone is None else time_zone
+
+
+async def void_resets(user_id: int) -> None:
+    """Makes the user's unused password reset links unusable."""
+    await PasswordReset.filter(user_id=user_id, used_at=None).update(used_at=datetime.now(UTC))
+
+
+def _require_admin(actor: User) -> None:
     if actor.role != Role.ADMIN:
-        raise Forbidden("only an admin may change a user's role or active flag")
-    return await change_user(user_id=user_id, role=role, is_active=is_active)
+        raise Forbidden("only an admin may create users or change other people's accounts")
+
+
+async def update_user(
+    *,
+    actor: User,
+    user_id: int,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    locale: str | None = None,
+    time_zone: str | None = None,
+) -> User:
+    """An admin changes a user's account (see ``change_user``)."""
+    _require_admin(actor)
+    return await change_user(
+        user_id=user_id,
+        role=role,
+        is_active=is_active,
+        name=name,
+        email=email,
+        locale=locale,
+        time_zone=time_zone,
+    )
+
+
+async def add_user(
+    *,
+    actor: User,
+    email: str,
+    name: str,
+    role: Role,
+    locale: str,
+    time_zone: str,
+    password: str | None,
+) -> User:
+    """An admin creates a user (see ``create_user``); one without a password sets theirs
+    through a password reset."""
+    _require_admin(actor)
+    return await create_user(
+        email=email, name=name, role=role, locale=locale, time_zone=time_zone, password=password
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewPassword:
+    """A password change asked for by a signed-in user: the current password proves it is
+    them (checked within the login rate limits), the new one must follow the password rule."""
+
+    current: str | None
+    new: str
+    address: str | None
+    throttle: Throttle
+
+
+async def update_profile(
+    *,
+    user: User,
+    token_id: int,
+    name: str | None = None,
+    locale: str | None = None,
+    time_zone: str | None = None,
+    password: NewPassword | None = None,
+) -> User:
+    """A user changes their own name, language, time zone or password (None: unchanged). A
+    new password revokes every other token of theirs, and their unused reset links."""
+    name = _checked_profile(name=name, locale=locale, time_zone=time_zone)
+    password_hash = None if password is None else await _new_password_hash(user, password)
+    revoked: list[int] = []
+    async with in_transaction():
+        current = await User.select_for_update().get(id=user.id)
+        _apply_profile(current, name=name, locale=locale, time_zone=time_zone)
+        if password_hash is not None:
+            current.password_hash = password_hash
+            revoked = await _revoke_tokens(user_id=user.id, keep=token_id)
+            await void_resets(user.id)
+        await current.save(update_fields=["name", "locale", "time_zone", "password_hash"])
+    for revoked_id in revoked:
+        await end_sessions(token_id=revoked_id)
+    return current
+
+
+async def change_password(*, user: User, token_id: int, password: NewPassword) -> User:
+    """A user changes their password (see ``update_profile``)."""
+    return await update_profile(user=user, token_id=token_id, password=password)
+
+
+async def _new_password_hash(user: User, password: NewPassword) -> str:
+    """The hash of the new password, once the current one is verified."""
+    check_new_password(password.new, field=["input", "newPassword"])
+    if not password.current:
+        raise InvalidInput(
+            "give your current password to set a new one", field=["input", "currentPassword"]
+        )
+    check_characters(password.current, field=["input", "currentPassword"])
+    await password.throttle.begin_login(email=user.email, address=password.address)
+    stored = (await User.get(id=user.id)).password_hash
+    try:
+        await hashing.run(_hasher.verify, stored or _DUMMY_HASH, password.current)
+    except VerificationError:
+        raise InvalidCredentials(
+            "wrong current password", field=["input", "currentPassword"]
+        ) from None
+    if not stored:
+        raise InvalidCredentials("wrong current password", field=["input", "currentPassword"])
+    await password.throttle.login_succeeded(email=user.email, address=password.address)
+    return await hash_password(password.new)
+
+
+async def hash_password(password: str) -> str:
+    """The argon2 hash of a password, computed in the hashing pool."""
+    return await hashing.run(_hasher.hash, password)
+
+
+async def _revoke_tokens(*, user_id: int, keep: int | None = None) -> list[int]:
+    """Revokes the user's live tokens but ``keep``, in the caller's transaction; their ids."""
+    live = ApiToken.filter(user_id=user_id, revoked_at=None)
+    if keep is not None:
+        live = live.exclude(id=keep)
+    ids = [int(i) for i in await live.values_list("id", flat=True)]  # type: ignore[call-overload]
+    if ids:
+        await ApiToken.filter(id__in=ids).update(revoked_at=datetime.now(UTC))
+    return ids
 
 
 async def all_users() -> list[User]:

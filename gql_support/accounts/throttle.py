@@ -1,5 +1,6 @@
 """Rate limits shared by every server process: growing waits after login attempts (per account
-and per client address), and a budget of writes per user that no person meets but a script does.
+and per client address), a budget of writes per user that no person meets but a script does,
+and an hourly allowance of password reset emails (per address asked about and per client).
 
     Counter         one key's state: hits, blocked until, last update (seconds since the epoch)
     rules           pure steps: (counter, now) -> (counter to keep or None to forget, wait or None)
@@ -192,6 +193,8 @@ class Throttle:
         max_wait: float = 900.0,
         writes_per_minute: float = 30.0,
         write_burst: int = 30,
+        resets_per_hour: int = 3,
+        resets_per_hour_per_address: int = 20,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -200,6 +203,10 @@ class Throttle:
         self._login_keep = FORGET_AFTER + max_wait
         self._write = spend(per_minute=writes_per_minute, burst=write_burst)
         self._write_keep = 60 * write_burst / writes_per_minute
+        self._reset_account = spend(per_minute=resets_per_hour / 60, burst=resets_per_hour)
+        self._reset_address = spend(
+            per_minute=resets_per_hour_per_address / 60, burst=resets_per_hour_per_address
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Throttle:
@@ -213,6 +220,8 @@ class Throttle:
             max_wait=settings.login_max_wait_seconds,
             writes_per_minute=settings.writes_per_minute,
             write_burst=settings.write_burst,
+            resets_per_hour=settings.password_resets_per_hour,
+            resets_per_hour_per_address=settings.password_resets_per_hour_per_address,
         )
 
     async def begin_login(self, *, email: str, address: str | None) -> None:
@@ -245,6 +254,18 @@ class Throttle:
         )
         if wait is not None:
             raise RateLimited("too many changes in a short time", retry_after=math.ceil(wait))
+
+    async def spend_password_reset(self, *, email: str, address: str | None) -> None:
+        """Counts a password reset request, per email address asked about and per client;
+        RateLimited past either's hourly allowance (the same whether or not it is a user's)."""
+        now = self.clock()
+        steps = [(_key("reset-account", email), self._reset_account)]
+        if address:
+            steps.insert(0, (_key("reset-address", address), self._reset_address))
+        for key, rule in steps:
+            wait = await self.store.step(key, rule, now=now, keep_for=3600.0)
+            if wait is not None:
+                raise RateLimited("too many password reset requests", retry_after=math.ceil(wait))
 
     async def close(self) -> None:
         await self.store.close()

@@ -44,9 +44,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import User
+from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.service import Session, session_by_id, session_for_token
 from gql_support.accounts.throttle import Throttle
-from gql_support.api.context import Context
+from gql_support.api.context import AccountOptions, Context
 from gql_support.api.graphiql import graphiql_page
 from gql_support.api.schema import build_schema
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
@@ -179,6 +180,7 @@ class GraphQLView(GraphQL[Context, None]):
         public_url: str | None,
         throttle: Throttle,
         token_lifetime: timedelta,
+        accounts: AccountOptions,
         max_body_bytes: int,
         **kwargs: Any,
     ) -> None:
@@ -188,6 +190,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.public_url = public_url
         self.throttle = throttle
         self.token_lifetime = token_lifetime
+        self.accounts = accounts
         #: How to stop tracking each open WebSocket, by its ASGI scope.
         self._untrack: dict[int, Callable[[], None]] = {}
         self.max_body_bytes = max_body_bytes
@@ -264,6 +267,7 @@ class GraphQLView(GraphQL[Context, None]):
             base_url=self.public_url or _link_base_url(request),
             throttle=self.throttle,
             token_lifetime=self.token_lifetime,
+            accounts=self.accounts,
             token_id=request.user.session.token_id if isinstance(request.user, Viewer) else None,
         )
 
@@ -362,6 +366,11 @@ def create_app(
         public_url=settings.public_url,
         throttle=limits,
         token_lifetime=timedelta(seconds=settings.token_lifetime_seconds),
+        accounts=AccountOptions(
+            default_time_zone=settings.default_time_zone,
+            reset_signer=ResetSigner(secret_key=settings.secret_key.get_secret_value()),
+            reset_lifetime=timedelta(seconds=settings.password_reset_lifetime_seconds),
+        ),
         max_body_bytes=settings.max_body_bytes,
     )
 

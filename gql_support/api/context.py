@@ -13,9 +13,22 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from gql_support.accounts.models import User
+from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.throttle import Throttle
 from gql_support.api.dataloaders import Loaders
 from gql_support.attachments.service import AttachmentStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountOptions:
+    """What the account mutations take from the settings."""
+
+    #: The time zone of a user created without one.
+    default_time_zone: str
+    #: Signs the tokens of password reset links.
+    reset_signer: ResetSigner
+    #: How long a password reset link works.
+    reset_lifetime: timedelta
 
 
 @dataclass
@@ -30,6 +43,7 @@ class Context:
     throttle: Throttle
     #: How long a token from ``login`` lasts.
     token_lifetime: timedelta
+    accounts: AccountOptions
     #: The id of the token the viewer signed in with (for ``logout``, and to re-check it).
     token_id: int | None = None
     loaders: Loaders = field(default_factory=Loaders)

@@ -76,7 +76,10 @@ class LoginInput:
     password: str
 
 
-@strawberry.input(description="An admin changes a user's role or active flag; null leaves it.")
+_TIME_ZONE = 'IANA time zone name, e.g. "Europe/Paris".'
+
+
+@strawberry.input(description="An admin changes a user's account; null leaves a field as it is.")
 class UpdateUserInput:
     user_id: strawberry.ID
     role: Role | None = None
@@ -84,6 +87,58 @@ class UpdateUserInput:
         default=None,
         description="false signs the user out everywhere (tokens revoked, connections closed).",
     )
+    name: str | None = None
+    email: str | None = strawberry.field(
+        default=None, description="A new address voids the reset links sent to the old one."
+    )
+    locale: str | None = None
+    time_zone: str | None = strawberry.field(default=None, description=_TIME_ZONE)
+
+
+@strawberry.input(description="An admin creates a user.")
+class CreateUserInput:
+    email: str
+    name: str
+    role: Role = Role.USER
+    locale: str = "en"
+    time_zone: str | None = strawberry.field(
+        default=None, description=_TIME_ZONE + " Null: the desk's default."
+    )
+    password: str | None = strawberry.field(
+        default=None,
+        description="Null: the user sets one through requestPasswordReset. At least 12 "
+        "characters, and not a common password.",
+    )
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str = strawberry.field(
+        description="At least 12 characters, and not a common password."
+    )
+
+
+@strawberry.input(description="The viewer changes their own profile; null leaves a field as it is.")
+class UpdateProfileInput:
+    name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = strawberry.field(default=None, description=_TIME_ZONE)
+    new_password: str | None = strawberry.field(
+        default=None, description="Needs currentPassword; revokes every other token."
+    )
+    current_password: str | None = None
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = strawberry.field(description="The token of the emailed link.")
+    new_password: str
 
 
 @strawberry.input

@@ -7,6 +7,7 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from gql_support.accounts import reset
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import User as UserModel
 from gql_support.api.context import Info
@@ -15,9 +16,14 @@ from gql_support.api.ids import decode_id
 from gql_support.api.inputs import (
     AddCommentInput,
     AssignIncidentInput,
+    ChangePasswordInput,
+    CreateUserInput,
     LoginInput,
     ReportIncidentInput,
+    RequestPasswordResetInput,
+    ResetPasswordInput,
     SaveIncidentInput,
+    UpdateProfileInput,
     UpdateStatusInput,
     UpdateUserInput,
     WatchIncidentInput,
@@ -57,6 +63,38 @@ class UpdateUserPayload:
 
 
 @strawberry.type
+class CreateUserPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateProfilePayload:
+    user: User | None = strawberry.field(
+        description="The viewer after the change; null when nothing was changed."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
+class ChangePasswordPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RequestPasswordResetPayload:
+    errors: list[UserError] = strawberry.field(
+        description="Empty whether or not the address is a user's."
+    )
+
+
+@strawberry.type
+class ResetPasswordPayload:
+    errors: list[UserError]
+
+
+@strawberry.type
 class IncidentPayload:
     incident: Incident | None = strawberry.field(
         description="The incident after the change; null when nothing was changed."
@@ -85,6 +123,23 @@ async def _write(info: Info) -> UserModel:
     return actor
 
 
+def _address(info: Info) -> str | None:
+    client = info.context.request.client
+    return None if client is None else client.host
+
+
+def _token_id(info: Info) -> int:
+    token_id = info.context.token_id
+    assert token_id is not None, "guarded by IsAuthenticated"
+    return token_id
+
+
+def _new_password(info: Info, *, current: str | None, new: str) -> accounts.NewPassword:
+    return accounts.NewPassword(
+        current=current, new=new, address=_address(info), throttle=info.context.throttle
+    )
+
+
 def _incident_pk(global_id: strawberry.ID) -> int:
     return decode_id(global_id, "Incident", field=["input", "incidentId"])
 
@@ -109,11 +164,10 @@ def _uploads(attachments: list[Upload] | None) -> list[IncomingFile]:
 class Mutation:
     @mutation(signed_in=False)
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
-        client = info.context.request.client
         user, token = await accounts.login(
             email=input.email,
             password=input.password,
-            address=None if client is None else client.host,
+            address=_address(info),
             throttle=info.context.throttle,
             lifetime=info.context.token_lifetime,
         )
@@ -121,14 +175,84 @@ class Mutation:
 
     @mutation(description="Revokes the token of this request; its open connections are closed.")
     async def logout(self, info: Info) -> LogoutPayload:
-        token_id = info.context.token_id
-        assert token_id is not None, "guarded by IsAuthenticated"
-        await accounts.logout(token_id=token_id)
+        await accounts.logout(token_id=_token_id(info))
         return LogoutPayload(errors=[])
 
     @mutation(
-        description="ADMIN only: change a user's role or active flag. The last active admin "
-        "can be neither demoted nor deactivated."
+        description="Sets a new password, given the current one (tries count as logins). "
+        "Every other token of the viewer is revoked; this one stays."
+    )
+    async def change_password(
+        self, info: Info, input: ChangePasswordInput
+    ) -> ChangePasswordPayload:
+        user = await accounts.change_password(
+            user=await _write(info),
+            token_id=_token_id(info),
+            password=_new_password(info, current=input.current_password, new=input.new_password),
+        )
+        return ChangePasswordPayload(user=User.from_model(user), errors=[])
+
+    @mutation(
+        signed_in=False,
+        description="Emails a link to set a new password, if the address is an active "
+        "user's; the answer is the same either way. Limited per address and per client.",
+    )
+    async def request_password_reset(
+        self, info: Info, input: RequestPasswordResetInput
+    ) -> RequestPasswordResetPayload:
+        options = info.context.accounts
+        await reset.request_password_reset(
+            email=input.email,
+            address=_address(info),
+            throttle=info.context.throttle,
+            signer=options.reset_signer,
+            lifetime=options.reset_lifetime,
+        )
+        return RequestPasswordResetPayload(errors=[])
+
+    @mutation(
+        signed_in=False,
+        description="Sets a new password with the token of a reset link (once, before it "
+        "expires); every token of the user is revoked. Sign in with the new password.",
+    )
+    async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:
+        await reset.reset_password(token=input.token, new_password=input.new_password)
+        return ResetPasswordPayload(errors=[])
+
+    @mutation(
+        description="The viewer changes their name, language, time zone or password (with "
+        "the current one; every other token is then revoked)."
+    )
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+        new = input.new_password
+        user = await accounts.update_profile(
+            user=await _write(info),
+            token_id=_token_id(info),
+            name=input.name,
+            locale=input.locale,
+            time_zone=input.time_zone,
+            password=None
+            if new is None
+            else _new_password(info, current=input.current_password, new=new),
+        )
+        return UpdateProfilePayload(user=User.from_model(user), errors=[])
+
+    @mutation(description="ADMIN only: create a user.")
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
+        user = await accounts.add_user(
+            actor=_actor(info),
+            email=input.email,
+            name=input.name,
+            role=input.role,
+            locale=input.locale,
+            time_zone=input.time_zone or info.context.accounts.default_time_zone,
+            password=input.password,
+        )
+        return CreateUserPayload(user=User.from_model(user), errors=[])
+
+    @mutation(
+        description="ADMIN only: change a user's name, email, role, language, time zone or "
+        "active flag. The last active admin can be neither demoted nor deactivated."
     )
     async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
         user = await accounts.update_user(
@@ -136,6 +260,10 @@ class Mutation:
             user_id=decode_id(input.user_id, "User", field=["input", "userId"]),
             role=input.role,
             is_active=input.is_active,
+            name=input.name,
+            email=input.email,
+            locale=input.locale,
+            time_zone=input.time_zone,
         )
         return UpdateUserPayload(user=User.from_model(user), errors=[])
 

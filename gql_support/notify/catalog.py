@@ -12,6 +12,7 @@ FALLBACK = "en"
 
 SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
     "en": {
+        NoticeReason.PASSWORD_RESET: "Choose a new password for gql-support",
         NoticeReason.RECEIPT: "[#{number}] We received your incident: {summary}",
         NoticeReason.REPORTED: "[#{number}] New incident: {summary}",
         NoticeReason.ASSIGNED: "[#{number}] You were assigned: {summary}",
@@ -20,6 +21,7 @@ SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
         NoticeReason.UPDATED: "[#{number}] Updated by {actor}: {summary}",
     },
     "fr": {
+        NoticeReason.PASSWORD_RESET: "Choisissez un nouveau mot de passe gql-support",
         NoticeReason.RECEIPT: "[#{number}] Nous avons reçu votre incident : {summary}",
         NoticeReason.REPORTED: "[#{number}] Nouvel incident : {summary}",
         NoticeReason.ASSIGNED: "[#{number}] Incident qui vous est attribué : {summary}",

@@ -45,6 +45,8 @@ class Sender:
     public_url: str
     #: (attachment id, recipient id) -> a download link for that recipient, or None: no links.
     file_link: Callable[[int, int], str] | None = None
+    #: A password reset's salt -> the link of its email (signed with the secret key).
+    reset_link: Callable[[str], str] | None = None
 
     @cached_property
     def address(self) -> str:
@@ -244,6 +246,8 @@ class Renderer:
     def render(self, notice: Notice) -> Email:
         """The email for one outbox row, ready to send."""
         language = language_of(notice.locale)
+        if notice.reason is NoticeReason.PASSWORD_RESET:
+            return self._password_reset(notice, language)
         shared = self._shared.get((language, notice.reason))
         if shared is None or shared.payload is not notice.payload:
             shared = self._shared[(language, notice.reason)] = self._render_shared(notice, language)
@@ -262,6 +266,34 @@ class Renderer:
             ("Message-ID", mid),
         ]
         text, html = _join(shared.text, own_text), _join(shared.html, own_html)
+        return Email(message_id=mid, data=_compose(headers, text=text, html=html))
+
+    def _password_reset(self, notice: Notice, language: str) -> Email:
+        """A password reset email: about no incident, so not threaded with any."""
+        assert self.sender.reset_link is not None, "the worker's sender signs reset links"
+        subject = SUBJECTS[language][NoticeReason.PASSWORD_RESET]
+        context = {
+            "subject": subject,
+            "name": notice.to_name,
+            "email": notice.to_address,
+            "minutes": notice.payload["minutes"],
+            "link": self.sender.reset_link(notice.payload["salt"]),
+        }
+        text, html = (
+            _environment.get_template(f"{language}/password_reset.{kind}").render(context)
+            for kind in ("txt", "html")
+        )
+        mid = message_id(notice.id, self.sender.domain)
+        headers = [
+            ("Subject", _header(subject)),
+            ("From", self.sender.from_header),
+            ("To", _to(notice.to_name, notice.to_address)),
+            ("Date", _date(int(notice.created_at.timestamp()))),
+            ("Message-ID", mid),
+            ("Auto-Submitted", "auto-generated"),
+            ("X-Auto-Response-Suppress", "All"),
+            ("Content-Language", language),
+        ]
         return Email(message_id=mid, data=_compose(headers, text=text, html=html))
 
     def _files(self, notice: Notice) -> list[dict[str, Any]]:

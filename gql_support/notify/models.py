@@ -28,6 +28,7 @@ class NoticeReason(StrEnum):
     REPORTED = "REPORTED"  # a new incident concerns you
     ASSIGNED = "ASSIGNED"  # you were made Assigned To, or added to Supported By
     UPDATED = "UPDATED"  # something changed on an incident that concerns you
+    PASSWORD_RESET = "PASSWORD_RESET"  # you asked for a link to set a new password
 
 
 class OutboxMessage(Model):
@@ -40,8 +41,14 @@ class OutboxMessage(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
-        "models.Incident", related_name="outbox_messages", on_delete=fields.CASCADE, db_index=True
+    # The incident the email is about; none for a password reset. (A plain comment: Tortoise's
+    # SQLite ALTER breaks on a field description.)
+    incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident",
+        related_name="outbox_messages",
+        on_delete=fields.CASCADE,
+        db_index=True,
+        null=True,
     )
     recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="outbox_messages", on_delete=fields.CASCADE
@@ -61,7 +68,7 @@ class OutboxMessage(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
 
-    incident_id: int
+    incident_id: int | None
     recipient_id: int
 
     class Meta:

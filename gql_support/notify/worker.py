@@ -23,12 +23,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiosmtplib
 from tortoise import connections
 from tortoise.expressions import F
 
+from gql_support.accounts.reset import ResetSigner
 from gql_support.attachments.service import AttachmentStore
 from gql_support.live import bus
 from gql_support.notify.messages import Email, Notice, Renderer, Sender
@@ -129,6 +131,9 @@ class OutboxWorker:
             # A download link for one file, signed for the one recipient (no token needed).
             file_link=lambda file_id, user_id: store.download_url_by_id(
                 file_id, user_id=user_id, base_url=base_url
+            ),
+            reset_link=partial(
+                ResetSigner(secret_key=settings.secret_key.get_secret_value()).link, base_url
             ),
         )
         self.renderer = Renderer(self.sender)

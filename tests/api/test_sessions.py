@@ -104,9 +104,9 @@ async def _status(incident: Incident) -> IncidentStatus:
 async def test_a_token_past_its_lifetime_is_refused(
     gql: GraphQLClient, make_person: MakePerson
 ) -> None:
-    person = await make_person(Role.USER, password="long-enough")
+    person = await make_person(Role.USER, password="long enough to pass")
     # A token from login lasts the configured lifetime (30 days by default)
-    data = await gql.execute(LOGIN, {"email": person.user.email, "password": "long-enough"})
+    data = await gql.execute(LOGIN, {"email": person.user.email, "password": "long enough to pass"})
     token = await ApiToken.filter(user_id=person.user.id).order_by("-id").first()
     assert data["login"]["token"]
     assert token is not None
