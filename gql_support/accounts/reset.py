@@ -90,14 +90,17 @@ async def reset_password(*, token: str, new_password: str) -> User:
     )
     if len(token) > _LONGEST_TOKEN:
         raise refused
-    password_hash = await hash_password(new_password)
     now = datetime.now(UTC)
+    reset = await PasswordReset.filter(
+        token_hash=_hash(token), used_at=None, expires_at__gt=now, user__is_active=True
+    ).first()
+    # Looked up before hashing: a made-up token costs no argon2 hash.
+    if reset is None:
+        raise refused
+    password_hash = await hash_password(new_password)
     async with in_transaction():
-        reset = await PasswordReset.filter(
-            token_hash=_hash(token), used_at=None, expires_at__gt=now, user__is_active=True
-        ).first()
         # Used up by a conditional update: of two requests with one token, one wins.
-        if reset is None or not await PasswordReset.filter(id=reset.id, used_at=None).update(
+        if not await PasswordReset.filter(id=reset.id, used_at=None, expires_at__gt=now).update(
             used_at=now
         ):
             raise refused

@@ -4,6 +4,7 @@ nothing usable at rest, and a rate limit per address asked about."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -174,3 +175,27 @@ async def test_requests_are_limited_per_address_asked_about_whether_or_not_it_is
     # And the user got an email for each request answered
     assert await make_worker().drain() == 4
     assert smtp.inbox.addresses() == [person.user.email] * 4
+
+
+async def test_of_two_resets_sent_at_once_with_one_link_exactly_one_succeeds(
+    gql: GraphQLClient, make_person: MakePerson, smtp: SmtpServer, make_worker: MakeWorker
+) -> None:
+    person = await make_person(Role.USER, password=OLD_PASSWORD)
+    await _request(gql, person.user.email)
+    await make_worker().drain()
+    token = _token_in(smtp, person.user.email)
+
+    first, second = await asyncio.gather(
+        _reset(gql, token, "first of the two passphrases"),
+        _reset(gql, token, "second of the two passphrases"),
+    )
+
+    assert sorted([[e["code"] for e in first], [e["code"] for e in second]]) == [
+        [],
+        ["INVALID_TOKEN"],
+    ]
+    winner = "first" if not first else "second"
+    signed_in = await gql.execute(
+        LOGIN, {"email": person.user.email, "password": f"{winner} of the two passphrases"}
+    )
+    assert signed_in["login"]["token"]
