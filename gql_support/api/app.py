@@ -28,18 +28,21 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.types import ExecutionResult
 from tortoise.contrib.starlette import RegisterTortoise
 
 from gql_support.accounts import service as accounts
@@ -49,6 +52,7 @@ from gql_support.accounts.service import Session, session_by_id, session_for_tok
 from gql_support.accounts.throttle import Throttle
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.graphiql import graphiql_page
+from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
 from gql_support.api.schema import build_schema
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
@@ -99,15 +103,6 @@ class BearerTokenBackend(AuthenticationBackend):
         return AuthCredentials(["authenticated"]), Viewer(session)
 
 
-def _error(status_code: int, code: str, message: str, **headers: str) -> Response:
-    """A refusal before GraphQL runs, shaped as a GraphQL response."""
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status_code,
-        headers=headers,
-    )
-
-
 def _link_base_url(conn: HTTPConnection) -> str:
     """The connection's own address, for links: over a WebSocket (``ws://``, ``wss://``),
     the ``http://`` or ``https://`` address a browser fetches files from."""
@@ -116,7 +111,9 @@ def _link_base_url(conn: HTTPConnection) -> str:
 
 
 def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
-    return _error(401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"})
+    return refusal(
+        401, "UNAUTHENTICATED", str(error), conn.headers, **{"WWW-Authenticate": "Bearer"}
+    )
 
 
 class _BodyTooLarge(Exception):
@@ -213,26 +210,27 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self._respond(request, upload=upload, limit=limit)
         except _BodyTooLarge:
-            response = _too_large(limit)
+            response = _too_large(request, limit)
         try:
             await response(scope, receive, send)
         finally:
             await request.close()
 
     async def _respond(self, request: Request, *, upload: bool, limit: int) -> Response:
-        refusal = csrf_refusal(request)
-        if refusal is not None:
-            return refusal
+        blocked = csrf_refusal(request)
+        if blocked is not None:
+            return blocked
         if request.method == "POST":
             length = request.headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
-                return _too_large(limit)
+                return _too_large(request, limit)
             if upload:
                 if _viewer(request) is None:
-                    return _error(
+                    return refusal(
                         401,
                         "UNAUTHENTICATED",
                         "sign in first: send Authorization: Bearer <token> with the upload",
+                        request.headers,
                         **{"WWW-Authenticate": "Bearer", "Connection": "close"},
                     )
                 # Parsed here, with our limits, before Strawberry reads the cached form.
@@ -243,7 +241,37 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as error:
-            return _error(error.status_code, "BAD_REQUEST", error.reason)
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                # GraphQL over HTTP: a mutation over GET is refused with 405, never run.
+                return refusal(405, "BAD_REQUEST", error.reason, request.headers, Allow="POST")
+            return refusal(error.status_code, "BAD_REQUEST", error.reason, request.headers)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiated(request.headers)
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if is_request_error(processed):
+            # The operation never ran: the GraphQL spec leaves ``data`` out.
+            del processed["data"]
+        return processed
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media = sub_response.media_type or JSON
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media
+        response.headers["vary"] = "Accept"
+        if not sub_response.status_code and isinstance(response_data, dict):
+            response.status_code = status_code(response_data, media)
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -306,12 +334,13 @@ def _is_multipart(scope: Scope) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
 
 
-def _too_large(limit: int) -> Response:
+def _too_large(request: Request, limit: int) -> Response:
     # Closing the connection spares reading the rest of the body to reach the next request.
-    return _error(
+    return refusal(
         413,
         "REQUEST_TOO_LARGE",
         f"the request body is larger than {limit} bytes",
+        request.headers,
         Connection="close",
     )
 

@@ -352,7 +352,7 @@ async def test_a_huge_expected_version_is_refused_before_any_resolver(
         )
     )
 
-    assert body["data"] is None
+    assert "data" not in body
     assert "non 32-bit signed integer" in _query_error(body)["message"]
     assert await gql.execute(SNAPSHOT, {"id": incident_id}, as_=manager) == before
 
