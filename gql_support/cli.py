@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
-from gql_support import db
+from gql_support import db, logs
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.attachments.service import AttachmentStore
@@ -42,28 +38,6 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> in
             await db.close_database()
 
     return asyncio.run(run())
-
-
-class WithoutQueryString(logging.Filter):
-    """Drops the query string from uvicorn's access log lines: signed download links carry
-    their signature there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # uvicorn logs (client, method, path with query string, HTTP version, status).
-        if isinstance(record.args, tuple) and len(record.args) == 5:
-            client, method, path, version, status = record.args
-            record.args = (client, method, str(path).split("?", 1)[0], version, status)
-        return True
-
-
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the access log's query strings dropped."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["without_query_string"] = {
-        "()": f"{__name__}.WithoutQueryString"
-    }
-    config["handlers"]["access"]["filters"] = ["without_query_string"]
-    return config
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -107,7 +81,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        log_config=_log_config(),
+        log_config=logs.config(settings.log_format),
         # Compression costs ~40 KB per open WebSocket: dashboards send small JSON messages.
         ws_per_message_deflate=False,
     )

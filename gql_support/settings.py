@@ -233,6 +233,21 @@ class Settings(BaseSettings):
         "average…",
     )
     write_burst: int = Field(30, ge=1, description="…in bursts of at most this many")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="the bearer token Prometheus sends to read `/metrics` "
+        "(`Authorization: Bearer <it>`); unset, `/metrics` answers 404",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object per log line, each line of a request with its "
+        "`request_id`",
+    )
+    otel_endpoint: str | None = Field(
+        None,
+        description="send OpenTelemetry traces of every operation to this OTLP/HTTP collector "
+        "(e.g. `http://127.0.0.1:4318/v1/traces`); needs `pip install 'gql-support[otel]'`",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -12,10 +12,13 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import httpx
 import pytest
 import uvicorn
 from hypothesis.configuration import set_hypothesis_home_dir
+from starlette.applications import Starlette
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from gql_support import db
@@ -257,9 +261,14 @@ async def gql(settings: Settings) -> AsyncIterator[GraphQLClient]:
 @pytest.fixture
 async def live_server(settings: Settings) -> AsyncIterator[str]:
     """The app on a real uvicorn server on a free port: its base URL."""
-    config = uvicorn.Config(
-        create_app(settings, manage_database=False), host="127.0.0.1", port=0, log_level="error"
-    )
+    async with serve_app(create_app(settings, manage_database=False)) as url:
+        yield url
+
+
+@asynccontextmanager
+async def serve_app(app: Starlette) -> AsyncIterator[str]:
+    """An app on a real uvicorn server in this process, on a free port: its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no start-up event
@@ -268,6 +277,45 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@dataclass
+class Served:
+    """A ``gql-support serve`` process: its base URL and, once it has stopped, its output."""
+
+    url: str
+    process: asyncio.subprocess.Process
+    output: str = ""
+
+
+@asynccontextmanager
+async def served(settings: Settings, **env: str) -> AsyncIterator[Served]:
+    """``gql-support serve`` as a real process on a free port, without demo data, answering
+    /healthz; stopped (SIGTERM) on the way out, its output kept."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await start_cli(
+        settings, "serve", "--port", str(port), **{"GQL_SUPPORT_DEMO_DATA": "false", **env}
+    )
+    server = Served(f"http://127.0.0.1:{port}", process)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    await http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert process.returncode is None, "the server stopped"
+                    assert time.monotonic() < deadline, "the server did not start"
+                    await asyncio.sleep(0.05)
+        yield server
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        server.output = out.decode() + err.decode()
 
 
 async def start_cli(settings: Settings, *args: str, **env: str) -> asyncio.subprocess.Process:

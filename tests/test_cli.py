@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.settings import Settings
-from tests.conftest import start_cli
+from tests.conftest import served, start_cli
 
 
 async def _cli(settings: Settings, *args: str, **env: str) -> tuple[int, str, str]:
@@ -189,28 +188,11 @@ async def test_serve_in_production_refuses_without_a_key_or_with_debug(tmp_path:
 
 async def test_the_access_log_has_no_query_strings(tmp_path: Path) -> None:
     # Given a real server
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     embedded = Settings(database_url=f"sqlite://{tmp_path}/desk.sqlite3")
-    process = await start_cli(embedded, "serve", "--port", str(port), GQL_SUPPORT_DEMO_DATA="false")
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    await http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the server did not start"
-                    await asyncio.sleep(0.05)
-            # When a signed link is followed
-            response = await http.get("/attachments/1?user=1&expires=1&signature=s3cr3t")
-            assert response.status_code == 403
-    finally:
-        process.terminate()
-        out, err = await process.communicate()
+    async with served(embedded) as server, httpx.AsyncClient(base_url=server.url) as http:
+        # When a signed link is followed
+        response = await http.get("/attachments/1?user=1&expires=1&signature=s3cr3t")
+        assert response.status_code == 403
     # Then the access log shows the path, without the signature
-    log = out.decode() + err.decode()
-    assert '"GET /attachments/1 HTTP/1.1" 403' in log
-    assert "s3cr3t" not in log
+    assert '"GET /attachments/1 HTTP/1.1" 403' in server.output
+    assert "s3cr3t" not in server.output

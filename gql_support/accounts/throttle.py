@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
 
+from gql_support import metrics
 from gql_support.accounts.models import Throttle as ThrottleRow
 from gql_support.errors import RateLimited
 from gql_support.settings import Settings
@@ -234,6 +235,7 @@ class Throttle:
         for key, rule in steps:
             wait = await self.store.step(key, rule, now=now, keep_for=self._login_keep)
             if wait is not None:
+                metrics.RATE_LIMITED.labels("login").inc()
                 raise RateLimited("too many login attempts", retry_after=math.ceil(wait))
 
     async def login_succeeded(self, *, email: str, address: str | None) -> None:
@@ -253,6 +255,7 @@ class Throttle:
             f"write:{user_id}", self._write, now=self.clock(), keep_for=self._write_keep
         )
         if wait is not None:
+            metrics.RATE_LIMITED.labels("write").inc()
             raise RateLimited("too many changes in a short time", retry_after=math.ceil(wait))
 
     async def spend_password_reset(self, *, email: str, address: str | None) -> None:

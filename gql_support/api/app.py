@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,9 +30,9 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -45,11 +47,13 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types import ExecutionResult
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gql_support import logs, metrics
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import User
 from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.service import Session, session_by_id, session_for_token
 from gql_support.accounts.throttle import Throttle
+from gql_support.api import probes
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.graphiql import graphiql_page
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
@@ -94,6 +98,9 @@ class BearerTokenBackend(AuthenticationBackend):
     """A request without a token is anonymous; a request with a bad one is refused (401)."""
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if conn.url.path in probes.PATHS:
+            # Probes answer no user: /metrics reads its own token from this header.
+            return None
         token = bearer_token(conn.headers.get("authorization"))
         if token is None:
             return None
@@ -198,7 +205,8 @@ class GraphQLView(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             try:
-                await super().__call__(scope, receive, send)
+                with metrics.WEBSOCKETS_OPEN.track_inprogress():
+                    await super().__call__(scope, receive, send)
             finally:
                 untrack = self._untrack.pop(id(scope), None)
                 if untrack is not None:
@@ -345,8 +353,39 @@ def _too_large(request: Request, limit: int) -> Response:
     )
 
 
-async def _health(request: Request) -> Response:
-    return PlainTextResponse("ok")
+#: An id a proxy may have given the request already (``X-Request-ID``), kept if it is this plain.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestId:
+    """Names each HTTP request and WebSocket connection: the proxy's ``X-Request-ID`` when it
+    is plain, else a fresh one; every log line written meanwhile carries it, masked errors
+    quote it, and HTTP responses return it as ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        name = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), _id_header(name)]}
+            await send(message)
+
+        token = logs.request_id.set(name)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
+
+
+def _id_header(name: str) -> tuple[bytes, bytes]:
+    return (b"x-request-id", name.encode())
 
 
 @asynccontextmanager
@@ -431,10 +470,13 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id:int}", attachment),
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", _health),
+            Route("/healthz", probes.health),
+            Route("/readyz", probes.ready),
+            Route("/metrics", probes.metrics_endpoint(settings.metrics_token)),
         ],
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(), on_error=_refuse)
+            Middleware(RequestId),
+            Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(), on_error=_refuse),
         ],
         lifespan=lifespan,
     )

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from gql_support import logs
 from gql_support.accounts.models import User
 from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.throttle import Throttle
@@ -49,8 +50,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     #: The WebSocket connection_init payload, set by Strawberry.
     connection_params: Any = None
-    #: Names the request (or WebSocket connection) in masked errors and in their log lines.
-    request_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: Names the request (or WebSocket connection) in masked errors and in its log lines.
+    request_id: str = field(default_factory=lambda: logs.request_id.get() or secrets.token_hex(8))
 
 
 Info = StrawberryInfo[Context, Any]

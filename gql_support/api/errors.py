@@ -26,6 +26,7 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.permission import BasePermission
 from strawberry.types.field import StrawberryField
 
+from gql_support import metrics
 from gql_support.db import is_statement_timeout
 from gql_support.errors import DomainError, ErrorCode, RateLimited
 from gql_support.live.bus import SubscriberTooSlow
@@ -66,6 +67,7 @@ class UserErrors(FieldExtension):
         try:
             return await next_(source, info, **kwargs)
         except DomainError as error:
+            metrics.ERRORS.labels(error.code.value, "payload").inc()
             return failed_payload(self.field.type, error, kwargs.get("input"))
 
 

@@ -18,6 +18,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_support.api.context import Context
 from gql_support.api.errors import ClientErrors, is_unexpected
+from gql_support.api.instrumentation import Measure, counted_subscription
 from gql_support.api.limits import Limits, RequestLimits
 from gql_support.api.multicast import shareable, subscribe_shared, viewer_dependent
 from gql_support.api.mutations import Mutation
@@ -97,22 +98,26 @@ class _Schema(strawberry.Schema):
                     async for result in source:
                         yield result
 
-            return subscribe_shared(
-                query=query,
-                variables=variable_values,
-                operation_name=operation_name,
-                context=context_value,
-                per_viewer=viewer_dependent(self._schema, document),
-                start=start,
+            return counted_subscription(
+                subscribe_shared(
+                    query=query,
+                    variables=variable_values,
+                    operation_name=operation_name,
+                    context=context_value,
+                    per_viewer=viewer_dependent(self._schema, document),
+                    start=start,
+                )
             )
-        return await super().stream(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            operation_extensions,
-            allowed_operation_types,
+        return counted_subscription(
+            await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
         )
 
     def process_errors(
@@ -142,6 +147,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = Limits.from_settings(settings)
     extensions: list[Callable[[], SchemaExtension]] = [
+        # First, so that it sees the errors as clients do, after the others rewrote them.
+        Measure,
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         partial(RequestLimits, limits=limits),
     ]

@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 from tortoise import connections
 
+from gql_support import metrics
 from gql_support.live.models import IncidentChange
 
 CHANNEL = "gql_support_changes"
@@ -38,6 +39,8 @@ QUEUE_SIZE = 256
 #: How far back a listener looks, before the moment it lost its connection, when it catches up.
 CATCH_UP_MARGIN = timedelta(seconds=5)
 HEALTH_CHECK_SECONDS = 10.0
+#: How long a PUBLISH may take before the change is left for the listeners' catch-up.
+PUBLISH_TIMEOUT = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +196,11 @@ class InProcessBus:
     def __init__(self) -> None:
         self.hub = Hub()
 
+    @property
+    def is_connected(self) -> bool:
+        """Always: there is nothing to connect to."""
+        return True
+
     async def start(self) -> None:
         return None
 
@@ -218,6 +226,11 @@ class _ListeningBus:
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lost_at: datetime | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the listening connection is up (and caught up after a loss)."""
+        return self.connected.is_set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__} listener")
@@ -264,6 +277,9 @@ class _ListeningBus:
             for change_id in missed:
                 self.hub.deliver(int(change_id))  # type: ignore[call-overload]
             self._lost_at = None
+            metrics.BUS_RECONNECTS.inc()
+            metrics.BUS_REPLAYED.inc(len(missed))
+            log.info("%s reconnected; replayed %d change(s)", type(self).__name__, len(missed))
         self.connected.set()
 
 
@@ -328,12 +344,22 @@ class RedisBus(_ListeningBus):
         await self._publish(SESSIONS_CHANNEL, payload)
 
     async def _publish(self, channel: str, payload: str) -> None:
+        """Publishes after the commit, so a failure must not undo nor hide it: the change is
+        logged as not announced, and every listener, having lost the same server, reads it
+        from the database when it reconnects (an ended session is re-checked by each
+        operation). The timeouts keep a hung Redis from holding the request."""
         from redis.asyncio import Redis
+        from redis.exceptions import RedisError
 
         if self._publisher is None:
-            self._publisher = Redis.from_url(self.url)
+            self._publisher = Redis.from_url(
+                self.url, socket_timeout=PUBLISH_TIMEOUT, socket_connect_timeout=PUBLISH_TIMEOUT
+            )
         assert isinstance(self._publisher, Redis)
-        await self._publisher.publish(channel, payload)
+        try:
+            await self._publisher.publish(channel, payload)
+        except (RedisError, OSError) as error:
+            log.warning("%s %s not announced on Redis: %s", channel, payload, error)
 
     async def stop(self) -> None:
         await super().stop()

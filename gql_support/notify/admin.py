@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from tortoise.functions import Count, Min
+
 from gql_support.errors import NotFound
 from gql_support.notify.models import OutboxMessage, OutboxStatus
 
@@ -31,3 +33,23 @@ async def retry_messages(*, ids: Sequence[int] = (), failed: bool = False) -> in
         next_attempt_at=datetime.now(UTC),
         lease_until=None,
     )
+
+
+async def due_backlog(*, now: datetime | None = None) -> tuple[int, datetime | None]:
+    """How many PENDING rows are due, and the earliest time one of them fell due (None when
+    none is): one read over the (status, next_attempt_at) index."""
+    now = now or datetime.now(UTC)
+    row = (
+        await OutboxMessage.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        .annotate(due=Count("id"), oldest=Min("next_attempt_at"))
+        .first()
+        .values("due", "oldest")
+    )
+    if row is None:
+        return 0, None
+    oldest = row["oldest"]
+    if isinstance(oldest, str):  # SQLite returns an aggregate's time as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(row["due"] or 0), oldest

@@ -30,6 +30,7 @@ import aiosmtplib
 from tortoise import connections
 from tortoise.expressions import F
 
+from gql_support import metrics
 from gql_support.accounts.reset import ResetSigner
 from gql_support.attachments.service import AttachmentStore
 from gql_support.live import bus
@@ -204,6 +205,7 @@ class OutboxWorker:
             await _execute(
                 _SENT, [OutboxStatus.SENT.value, self.clock(), self.name], ids=outcome.sent
             )
+            metrics.OUTBOX_SENT.inc(len(outcome.sent))
         for row, error in outcome.failed:
             await self._failed(row, error)
         if outcome.unsent:
@@ -296,10 +298,12 @@ class OutboxWorker:
             log.warning(
                 "outbox message %s FAILED after %s attempt(s): %s", row.id, row.attempts, text
             )
+            metrics.OUTBOX_FAILURES.labels("failed").inc()
             await OutboxMessage.filter(id=row.id, claimed_by=self.name).update(
                 status=OutboxStatus.FAILED, lease_until=None, last_error=text
             )
             return
+        metrics.OUTBOX_FAILURES.labels("retry").inc()
         delay = retry_delay(
             row.attempts,
             base=self.settings.outbox_retry_base_seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -124,3 +125,24 @@ async def test_a_listener_that_loses_its_connection_catches_up(
         assert (await IncidentChange.get(id=change_id)).incident_id == incident.id
         await asyncio.wait_for(live_bus.connected.wait(), 5)
         await _nothing_else_arrived(feed, make_person)
+
+
+async def test_a_change_committed_while_redis_is_unreachable_is_not_reported_as_failed(
+    make_person: MakePerson, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a Redis bus whose server is gone (nothing listens on its port)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = bus.RedisBus(f"redis://127.0.0.1:{port}/0")
+    bus.use(gone)
+    reporter = await make_person(Role.USER)
+    try:
+        # When a change commits: it cannot be announced
+        incident = await service.report_incident(actor=reporter.user, description="meanwhile")
+    finally:
+        await gone.stop()
+    # Then the change stands and its author is told so (the listeners of every process read it
+    # from the database when their connection is back); the failed announce is logged
+    assert await IncidentChange.filter(incident_id=incident.id).count() == 1
+    assert "not announced" in caplog.text

@@ -1,0 +1,77 @@
+"""How the server logs: uvicorn's configuration plus ours, as text (the default) or one JSON
+object per line (``GQL_SUPPORT_LOG_FORMAT=json``), every line written while a request (or a
+WebSocket connection) is handled carrying its request id.
+
+    request_id          the id of the request being handled (a context variable: set by
+                        ``api.app``'s RequestId middleware, read by every log line under it)
+    WithRequestId       a filter that puts it on each record, as ``record.request_id``
+    WithoutQueryString  drops the query string from access lines (signed links carry theirs)
+    JsonFormatter       time, level, logger, message, request_id, and the exception if any
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from uvicorn.config import LOGGING_CONFIG
+
+#: The request being handled, for every log line written meanwhile.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class WithRequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class WithoutQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: signed download links carry
+    their signature there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs (client, method, path with query string, HTTP version, status).
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def config(log_format: Literal["text", "json"]) -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` for ``serve``: uvicorn's, with the access lines'
+    query strings dropped, the request id on every record, and the server's own loggers
+    (``gql_support.*``) written beside uvicorn's, at INFO."""
+    settings = copy.deepcopy(LOGGING_CONFIG)
+    settings.setdefault("filters", {}).update(
+        without_query_string={"()": f"{__name__}.WithoutQueryString"},
+        with_request_id={"()": f"{__name__}.WithRequestId"},
+    )
+    settings["handlers"]["access"]["filters"] = ["without_query_string", "with_request_id"]
+    settings["handlers"]["default"]["filters"] = ["with_request_id"]
+    if log_format == "json":
+        for formatter in settings["formatters"].values():
+            formatter.clear()
+            formatter["()"] = f"{__name__}.JsonFormatter"
+    settings["loggers"]["gql_support"] = {"handlers": ["default"], "level": "INFO"}
+    return settings
