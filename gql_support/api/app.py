@@ -53,7 +53,7 @@ from gql_support.accounts.models import User
 from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.service import Session, session_by_id, session_for_token
 from gql_support.accounts.throttle import Throttle
-from gql_support.api import probes
+from gql_support.api import probes, tracing
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.graphiql import graphiql_page
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
@@ -424,8 +424,9 @@ def create_app(
     store = attachments or AttachmentStore.from_settings(settings)
     limits = throttle or Throttle.from_settings(settings)
     accounts.hashing.resize(settings.password_hashes_at_once)
+    tracer = tracing.tracer_provider(settings)
     graphql = GraphQLView(
-        build_schema(settings),
+        build_schema(settings, tracer_provider=tracer),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=15,
@@ -447,6 +448,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with _resources(app):
+                yield
+        finally:
+            if tracer is not None:
+                # Sends the spans still batched.
+                await asyncio.to_thread(tracer.shutdown)
+
+    @asynccontextmanager
+    async def _resources(app: Starlette) -> AsyncIterator[None]:
         if not manage_database:
             yield
             return

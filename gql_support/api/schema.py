@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from gql_support.api import tracing
 from gql_support.api.context import Context
 from gql_support.api.errors import ClientErrors, is_unexpected
 from gql_support.api.instrumentation import Measure, counted_subscription
@@ -26,6 +27,9 @@ from gql_support.api.queries import Query
 from gql_support.api.subscriptions import Subscription
 from gql_support.api.types import Incident, IncidentEvent, Reference, User
 from gql_support.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 _TYPES = [User, Incident, IncidentEvent, Reference]
 logger = logging.getLogger("gql_support.api")
@@ -140,10 +144,12 @@ class _Schema(strawberry.Schema):
                 )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> strawberry.Schema:
     """The schema with the request limits of these settings; domain errors reach clients with
     their code, a statement timeout as ``TIMEOUT``, and outside debug mode unexpected errors
-    reach them masked."""
+    reach them masked. With a tracer provider, every operation is traced."""
     settings = settings or Settings()
     limits = Limits.from_settings(settings)
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -154,6 +160,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     mapping = ClientErrors if settings.debug else _MaskWithRequestId
     extensions.append(partial(mapping, debug=settings.debug))
+    if tracer_provider is not None:
+        extensions.append(tracing.extension(tracer_provider))
     schema = _Schema(
         query=Query,
         mutation=Mutation,
