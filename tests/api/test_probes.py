@@ -27,6 +27,7 @@ from gql_support.api.app import create_app
 from gql_support.incidents import service
 from gql_support.notify.models import NoticeReason, OutboxMessage
 from gql_support.settings import Settings
+from tests.api.test_subscriptions import UPDATES, _subscribe
 from tests.conftest import MakePerson, _pg_admin, serve_app, served
 from tests.documents import REPORT
 
@@ -284,3 +285,38 @@ async def test_readyz_fails_while_the_bus_is_gone_and_the_bus_catches_up(
         samples = await _metrics(http)
         assert samples[("gql_support_bus_reconnects_total", ())] == 1
         assert samples[("gql_support_bus_replayed_changes_total", ())] >= 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_open_websockets_and_subscriptions_are_counted_while_they_last(
+    live_server: str, make_person: MakePerson
+) -> None:
+    def gauge(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    sockets, running = (
+        gauge("gql_support_websockets_open"),
+        gauge("gql_support_subscriptions_active"),
+    )
+    person = await make_person(Role.USER)
+    url = live_server.replace("http://", "ws://", 1) + "/graphql"
+    # When a dashboard subscribes
+    dashboard = await _subscribe(url, person.token, UPDATES)
+
+    # Then its socket and its subscription are counted, until it leaves
+    async def counted() -> bool:
+        return (
+            gauge("gql_support_websockets_open") == sockets + 1
+            and gauge("gql_support_subscriptions_active") == running + 1
+        )
+
+    await _until(counted, "the subscription counted")
+    await dashboard.close()
+
+    async def gone() -> bool:
+        return (
+            gauge("gql_support_websockets_open") == sockets
+            and gauge("gql_support_subscriptions_active") == running
+        )
+
+    await _until(gone, "the subscription no longer counted")
