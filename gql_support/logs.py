@@ -2,8 +2,9 @@
 object per line (``GQL_SUPPORT_LOG_FORMAT=json``), every line written while a request (or a
 WebSocket connection) is handled carrying its request id.
 
-    request_id          the id of the request being handled (a context variable: set by
-                        ``api.app``'s RequestId middleware, read by every log line under it)
+    request_id          the id of the request being handled (a context variable: set by the
+                        RequestId middleware, read by every log line under it)
+    RequestId           the ASGI middleware that names each request and WebSocket connection
     WithRequestId       a filter that puts it on each record, as ``record.request_id``
     WithoutQueryString  drops the query string from access lines (signed links carry theirs)
     JsonFormatter       time, level, logger, message, request_id, and the exception if any
@@ -14,14 +15,53 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
+import secrets
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
 #: The request being handled, for every log line written meanwhile.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+#: An id a proxy may have given the request already (``X-Request-ID``), kept if it is this plain.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestId:
+    """Names each HTTP request and WebSocket connection: the proxy's ``X-Request-ID`` when it
+    is plain, else a fresh one; every log line written meanwhile carries it, masked errors
+    quote it, and HTTP responses return it as ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        name = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), _id_header(name)]}
+            await send(message)
+
+        token = request_id.set(name)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+def _id_header(name: str) -> tuple[bytes, bytes]:
+    return (b"x-request-id", name.encode())
 
 
 class WithRequestId(logging.Filter):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -32,7 +30,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -353,41 +351,6 @@ def _too_large(request: Request, limit: int) -> Response:
     )
 
 
-#: An id a proxy may have given the request already (``X-Request-ID``), kept if it is this plain.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-class RequestId:
-    """Names each HTTP request and WebSocket connection: the proxy's ``X-Request-ID`` when it
-    is plain, else a fresh one; every log line written meanwhile carries it, masked errors
-    quote it, and HTTP responses return it as ``X-Request-ID``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        given = Headers(scope=scope).get("x-request-id", "")
-        name = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), _id_header(name)]}
-            await send(message)
-
-        token = logs.request_id.set(name)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logs.request_id.reset(token)
-
-
-def _id_header(name: str) -> tuple[bytes, bytes]:
-    return (b"x-request-id", name.encode())
-
-
 @asynccontextmanager
 async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
     """Runs an outbox worker in the background, woken by every commit of this process, and
@@ -486,7 +449,7 @@ def create_app(
             Route("/metrics", probes.metrics_endpoint(settings.metrics_token)),
         ],
         middleware=[
-            Middleware(RequestId),
+            Middleware(logs.RequestId),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(), on_error=_refuse),
         ],
         lifespan=lifespan,
