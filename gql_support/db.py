@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as run_migrations
 
 from gql_support.settings import Settings
@@ -41,6 +44,35 @@ def is_statement_timeout(error: BaseException | None) -> bool:
         if isinstance(error, asyncpg.QueryCanceledError):
             return True
         error = error.__cause__
+    return False
+
+
+#: What PostgreSQL (or the network to it) raises while it is down, restarting or gone; a
+#: dropped database is ``InvalidCatalogNameError`` (SQLite, a file, has no such outage).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, broken
+    asyncpg.PostgresConnectionError,  # class 08, e.g. ConnectionDoesNotExistError
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,  # the connection was closed under the query
+    DBConnectionError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether the error says a server the request needs (the database, Redis) cannot be
+    reached at the moment, rather than that the request or the code is wrong."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _UNAVAILABLE):
+            return True
+        error = error.__cause__ or error.__context__
     return False
 
 

@@ -53,12 +53,13 @@ from gql_support.accounts.service import Session, session_by_id, session_for_tok
 from gql_support.accounts.throttle import Throttle
 from gql_support.api import probes, tracing
 from gql_support.api.context import AccountOptions, Context
+from gql_support.api.errors import UNAVAILABLE_MESSAGE
 from gql_support.api.graphiql import graphiql_page
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
 from gql_support.api.schema import build_schema
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
-from gql_support.db import tortoise_config
+from gql_support.db import is_unavailable, tortoise_config
 from gql_support.live import bus
 from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
@@ -102,7 +103,12 @@ class BearerTokenBackend(AuthenticationBackend):
         token = bearer_token(conn.headers.get("authorization"))
         if token is None:
             return None
-        session = await session_for_token(token=token)
+        try:
+            session = await session_for_token(token=token)
+        except Exception as error:
+            if is_unavailable(error):
+                raise _Unavailable(UNAVAILABLE_MESSAGE) from error
+            raise
         if session is None:
             raise AuthenticationError("invalid, expired or revoked token")
         return AuthCredentials(["authenticated"]), Viewer(session)
@@ -115,7 +121,23 @@ def _link_base_url(conn: HTTPConnection) -> str:
     return str(url.replace(scheme={"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)))
 
 
+class _Unavailable(AuthenticationError):
+    """The token could not be checked: the database is unreachable."""
+
+
+#: Seconds a client is asked to wait when the database is unreachable.
+RETRY_AFTER_UNAVAILABLE = 5
+
+
 def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
+    if isinstance(error, _Unavailable):
+        return refusal(
+            503,
+            "UNAVAILABLE",
+            str(error),
+            conn.headers,
+            **{"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        )
     return refusal(
         401, "UNAUTHENTICATED", str(error), conn.headers, **{"WWW-Authenticate": "Bearer"}
     )

@@ -7,6 +7,9 @@
     │   field of one, or a subscription  ``code`` and ``field``
     ├── the database's statement       → ClientErrors: a GraphQL error with code ``TIMEOUT``,
     │   timeout                          in every mode (the request was too heavy)
+    ├── the database or Redis is       → ClientErrors: a GraphQL error with code ``UNAVAILABLE``,
+    │   unreachable (down, restarting)   in every mode (try again shortly); a token that cannot
+    │                                    be checked then is answered 503 (see ``api.app``)
     └── anything else, a bug           → ClientErrors: masked as "Unexpected error." (not in
                                          debug; production adds the request id, see ``schema``)
 
@@ -27,7 +30,7 @@ from strawberry.permission import BasePermission
 from strawberry.types.field import StrawberryField
 
 from gql_support import metrics
-from gql_support.db import is_statement_timeout
+from gql_support.db import is_statement_timeout, is_unavailable
 from gql_support.errors import DomainError, ErrorCode, RateLimited
 from gql_support.live.bus import SubscriberTooSlow
 
@@ -114,6 +117,17 @@ def is_unexpected(error: GraphQLError) -> bool:
     )
 
 
+#: What a client reads when a server the request needs cannot be reached.
+UNAVAILABLE_MESSAGE = (
+    "the service is unavailable for a moment (its database is unreachable): try again shortly"
+)
+
+
+def unavailable(error: GraphQLError) -> bool:
+    """Whether a server the field needs (the database, Redis) could not be reached."""
+    return is_unavailable(error.original_error)
+
+
 def timed_out(error: GraphQLError) -> bool:
     """Whether the database cancelled one of the field's statements for running too long."""
     return is_statement_timeout(error.original_error)
@@ -122,7 +136,8 @@ def timed_out(error: GraphQLError) -> bool:
 class ClientErrors(MaskErrors):
     """On every operation, the errors rewritten for clients: a ``DomainError`` that escaped a
     resolver becomes a coded GraphQL error, a statement timeout the code ``TIMEOUT`` (its
-    request was too heavy), and other unexpected errors are masked unless ``debug``."""
+    request was too heavy), an unreachable database ``UNAVAILABLE``, and other unexpected
+    errors are masked unless ``debug``."""
 
     def __init__(self, *, debug: bool = False) -> None:
         super().__init__(should_mask_error=self._rewrites)
@@ -132,6 +147,7 @@ class ClientErrors(MaskErrors):
         return (
             isinstance(error.original_error, DomainError)
             or timed_out(error)
+            or unavailable(error)
             or (not self.debug and is_unexpected(error))
         )
 
@@ -142,6 +158,8 @@ class ClientErrors(MaskErrors):
         elif timed_out(error):
             message = "the database took too long over this request: ask for less and try again"
             extensions = {"code": "TIMEOUT"}
+        elif unavailable(error):
+            message, extensions = UNAVAILABLE_MESSAGE, {"code": "UNAVAILABLE"}
         else:
             return self.masked(error)
         return GraphQLError(

@@ -168,10 +168,16 @@ async def test_client_operation_names_cannot_grow_the_metrics_without_bound(
     assert count("(other)") - before == 3
 
 
+LOGIN = """
+mutation { login(input: {email: "someone@example.com", password: "guess"}) { token } }
+"""
+
+
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_readyz_fails_while_the_database_is_gone_and_recovers(
-    settings: Settings, template: str
+    settings: Settings, template: str, make_person: MakePerson
 ) -> None:
+    person = await make_person(Role.USER)
     database = settings.database_url.rsplit("/", 1)[1]
     async with (
         served(settings, GQL_SUPPORT_METRICS_TOKEN=TOKEN) as server,
@@ -192,6 +198,18 @@ async def test_readyz_fails_while_the_database_is_gone_and_recovers(
         assert body["database"] != "ok"
         assert (await http.get("/healthz")).status_code == 200
         assert (await _metrics(http))[("gql_support_database_up", ())] == 0
+        # and requests that need the database fail with a clear error, not a 500
+        signed_in = await http.post(
+            "/graphql",
+            json={"query": "{ viewer { id } }"},
+            headers={"Authorization": f"Bearer {person.token}"},
+        )
+        assert signed_in.status_code == 503, signed_in.text
+        assert signed_in.headers["retry-after"] == "5"
+        assert signed_in.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+        login = (await http.post("/graphql", json={"query": LOGIN})).json()
+        assert [e["extensions"]["code"] for e in login["errors"]] == ["UNAVAILABLE"]
+        assert "Unexpected" not in login["errors"][0]["message"]
 
         # When it is back, the server recovers by itself, its bus caught up
         await _pg_admin(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
