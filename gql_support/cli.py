@@ -13,6 +13,7 @@ from datetime import timedelta
 import uvicorn
 
 from gql_support import db, logs
+from gql_support import demo as demo_data
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.attachments.service import AttachmentStore
@@ -100,6 +101,26 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(db.migrate(settings))
     print("database is up to date")
     return 0
+
+
+def demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrates, seeds the demo users if the database is empty, then adds incidents in bulk."""
+    asyncio.run(db.migrate(settings))
+
+    async def work() -> int:
+        tokens = await seed_if_empty()
+        if tokens:
+            print(f"Demo users (password {DEMO_PASSWORD!r}) and their tokens:")
+            for email, token in tokens.items():
+                print(f"  {email:<22} {token}")
+        filled = await demo_data.fill(
+            incidents=args.incidents, users=args.users, comments=args.comments
+        )
+        rows = ", ".join(f"{count} {table}" for table, count in filled.counts.items())
+        print(f"added {rows} in {filled.seconds:.1f} s")
+        return 0
+
+    return _with_database(settings, work)
 
 
 def _token_lifetime(settings: Settings) -> timedelta:
@@ -264,6 +285,13 @@ def config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= db.MAX_INT:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and {db.MAX_INT}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gql-support", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -273,6 +301,14 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=1, help="server processes")
     serve_cmd.set_defaults(handler=serve)
+
+    demo_cmd = commands.add_parser(
+        "demo", help="migrate, then add demo users and incidents in bulk (for trying at scale)"
+    )
+    demo_cmd.add_argument("--incidents", type=_count, required=True, metavar="N")
+    demo_cmd.add_argument("--users", type=_count, default=200, metavar="U", help="default 200")
+    demo_cmd.add_argument("--comments", type=_count, metavar="C", help="default five per incident")
+    demo_cmd.set_defaults(handler=demo)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
     commands.add_parser(
