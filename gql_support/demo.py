@@ -269,8 +269,9 @@ class _Generator:
     def _incident(self, rows: _Rows, index: int, number: int) -> None:
         rnd, people = self.random, self.people
         incident_id = self._id("incident")
-        span = (self.now - self.start) / self.incidents
-        created = self.start + span * index
+        # Whole seconds, as people read them; spread evenly over the last year.
+        span = (self.now - self.start).total_seconds() / self.incidents
+        created = self.start + timedelta(seconds=int(span * index))
         reporter = rnd.choice(people.reporters)
         description = (
             f"{rnd.choice(_SUBJECTS)} {rnd.choice(_PROBLEMS)} ({TOPICS[index % len(TOPICS)]}). "
