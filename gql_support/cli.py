@@ -83,6 +83,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         log_config=logs.config(settings.log_format),
+        access_log=settings.access_log,
         # Compression costs ~40 KB per open WebSocket: dashboards send small JSON messages.
         ws_per_message_deflate=False,
     )

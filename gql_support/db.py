@@ -27,14 +27,25 @@ MODEL_MODULES = [
 ]
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """A pooled connection goes back as it is: asyncpg still rolls back an open transaction,
+    and nothing here changes session state (no session SET, LISTEN or advisory lock: the live
+    bus listens on its own connection), so its reset round trip after every query is saved."""
+
+
 def _connection(settings: Settings) -> str | dict[str, Any]:
-    """The database URL, with PostgreSQL's ``statement_timeout`` set on every pooled
-    connection when the settings ask for one."""
-    if not settings.is_postgres or not settings.statement_timeout:
+    """The database URL; on PostgreSQL with the pool's size, no reset round trip, and
+    ``statement_timeout`` set on every pooled connection when the settings ask for one."""
+    if not settings.is_postgres:
         return settings.database_url
     connection = expand_db_url(settings.database_url)
-    server_settings = connection["credentials"].setdefault("server_settings", {})
-    server_settings["statement_timeout"] = str(max(1, round(settings.statement_timeout * 1000)))
+    credentials = connection["credentials"]
+    credentials.setdefault("maxsize", settings.database_pool_size)
+    credentials["reset"] = _keep_session
+    if settings.statement_timeout:
+        server_settings = credentials.setdefault("server_settings", {})
+        timeout = str(max(1, round(settings.statement_timeout * 1000)))
+        server_settings["statement_timeout"] = timeout
     return connection
 
 

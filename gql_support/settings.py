@@ -176,6 +176,16 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="…and capped here (the defaults keep retrying for about four hours)",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL connections each server process keeps open (one per request "
+        "running a query at once)",
+    )
+    access_log: bool = Field(
+        True, description="`serve` logs a line per HTTP request (off, it costs nothing)"
+    )
     statement_timeout: float = Field(
         5.0,
         ge=0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -389,6 +390,20 @@ async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
         await asyncio.gather(running, waker, return_exceptions=True)
 
 
+#: Allocations between young-generation collections (Python's default is 700). A dashboard page
+#: allocates ~100,000 objects that die with the request: at 700 the collector ran hundreds of
+#: times per page, a quarter of the server's CPU under load.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def _settle_garbage_collector() -> None:
+    """Once started: moves what lives as long as the process (modules, the schema, the pool) out
+    of the collector's sight with ``gc.freeze``, and collects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def app_from_env() -> Starlette:
     """The app configured from the environment: the factory behind ``serve --workers``."""
     return create_app(Settings.from_env())
@@ -451,6 +466,7 @@ def create_app(
             bus.use(live_bus)
             await live_bus.start()
             try:
+                _settle_garbage_collector()
                 if not settings.outbox_in_serve:
                     yield
                     return
