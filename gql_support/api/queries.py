@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import strawberry
 from strawberry.permission import BasePermission
+from strawberry.types.nodes import SelectedField, Selection
 
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
@@ -21,6 +24,7 @@ from gql_support.api.types import (
     IncidentEvent,
     Node,
     PageInfo,
+    PageValues,
     Reference,
     User,
     ViewerDependent,
@@ -63,6 +67,59 @@ async def _node(info: Info, id: strawberry.ID) -> Node | None:
     return None
 
 
+def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    """The fields of a selection, through its fragments."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)
+
+
+def _node_fields(selected: Iterable[Selection]) -> dict[str, list[SelectedField]]:
+    """The fields a connection's query selects on its nodes (through ``nodes`` and
+    ``edges { node }``), by name."""
+    wanted: dict[str, list[SelectedField]] = {}
+    for connection in _fields(selected):
+        for part in _fields(connection.selections):
+            nodes = [part] if part.name == "nodes" else []
+            if part.name == "edges":
+                nodes = [f for f in _fields(part.selections) if f.name == "node"]
+            for node in nodes:
+                for node_field in _fields(node.selections):
+                    wanted.setdefault(node_field.name, []).append(node_field)
+    return wanted
+
+
+async def _page_values(
+    wanted: dict[str, list[SelectedField]], items: list[incidents.Incident]
+) -> PageValues:
+    """The relations a page of incidents shows, read up front in one query each, as plain
+    values: its users, supporters and comment counts, those the query selects."""
+    ids = [incident.id for incident in items]
+    user_ids = set()
+    if "reporter" in wanted:
+        user_ids |= {incident.reporter_id for incident in items}
+    if "assignedTo" in wanted:
+        user_ids |= {i.assigned_to_id for i in items if i.assigned_to_id is not None}
+    users = await queries.user_rows(user_ids) if user_ids else {}
+    supporters = supporter_ids = None
+    if ("supportedBy" in wanted or "allowedTransitions" in wanted) and ids:
+        rows = await queries.supporter_rows(ids)
+        supporters = {i: [User.from_row(row) for row in found] for i, found in rows.items()}
+        supporter_ids = {i: frozenset(row["id"] for row in found) for i, found in rows.items()}
+    counts = None
+    comments = wanted.get("comments", [])
+    if ids and any(f.name == "totalCount" for c in comments for f in _fields(c.selections)):
+        counts = await queries.count_by_incident(incidents.Comment, ids)
+    return PageValues(
+        users={i: User.from_row(row) for i, row in users.items()},
+        supporters=supporters,
+        supporter_ids=supporter_ids,
+        comment_counts=counts,
+    )
+
+
 @strawberry.type
 class Query:
     node: Node | None = strawberry.field(resolver=_node, permission_classes=_signed_in)
@@ -100,6 +157,7 @@ class Query:
     @strawberry.field(permission_classes=_signed_in)
     async def incidents(
         self,
+        info: Info,
         filter: IncidentFilter | None = None,
         order_by: IncidentOrder | None = None,
         first: int | None = None,
@@ -111,8 +169,9 @@ class Query:
             first=first,
             after=after,
         )
+        values = await _page_values(_node_fields(info.selected_fields), page.items)
         edges = [
-            Edge(cursor=c, node=Incident.from_model(i))
+            Edge(cursor=c, node=Incident.from_model(i, values))
             for c, i in zip(page.cursors, page.items, strict=True)
         ]
         page_info = PageInfo.of(
@@ -122,7 +181,7 @@ class Query:
         async def load() -> tuple[list[Edge[Incident]], PageInfo]:
             return edges, page_info
 
-        return Connection(load=load, count=page.total_count)
+        return Connection(load=load, count=page.total_count, page=(edges, page_info))
 
     @strawberry.field(permission_classes=_signed_in)
     async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:

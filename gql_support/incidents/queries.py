@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -273,6 +273,29 @@ async def users_by_incident(
     grouped: dict[int, list[User]] = defaultdict(list)
     for link in links:
         grouped[link.incident_id].append(link.user)
+    return grouped
+
+
+#: What the API shows of a user, read as plain values where a page reads many.
+USER_COLUMNS = ("id", "name", "email", "role", "locale", "is_active")
+
+
+async def user_rows(ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The users with these ids, as plain values, by id."""
+    rows = await User.filter(id__in=list(ids)).values(*USER_COLUMNS)
+    return {row["id"]: row for row in rows}
+
+
+async def supporter_rows(incident_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The supporters of each incident, by name, as plain values (``USER_COLUMNS``)."""
+    rows = (
+        await IncidentSupporter.filter(incident_id__in=list(incident_ids))
+        .order_by("user__name", "user_id")
+        .values("incident_id", *(f"user__{column}" for column in USER_COLUMNS))
+    )
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["incident_id"]].append({c: row[f"user__{c}"] for c in USER_COLUMNS})
     return grouped
 
 
