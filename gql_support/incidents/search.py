@@ -1,8 +1,9 @@
 """Word search over an incident's description, comments and references.
 
 PostgreSQL matches with full text, English and French stemming at once, through a GIN index on
-the expression below; SQLite, the embedded default, matches every word as a substring, folding
-ASCII letters only (its UPPER and LIKE know no others).
+the stored column ``search_vector`` (kept by a trigger: migration 0007); SQLite, the embedded
+default, matches every word as a substring, folding ASCII letters only (its UPPER and LIKE know
+no others).
 
 The same match serves the dashboard's queries (``words_condition``) and the live updates
 (``search_hits``), which must also judge the text an incident had before a change. The search
@@ -32,9 +33,10 @@ def _vector_sql(document: str) -> str:
     return " || ".join(f"to_tsvector('{c}', {document})" for c in CONFIGS)
 
 
-VECTOR_SQL = _vector_sql("search_document")
-CREATE_INDEX_SQL = f"CREATE INDEX incident_search_idx ON incident USING GIN (({VECTOR_SQL}))"
-DROP_INDEX_SQL = "DROP INDEX incident_search_idx"
+#: The whole document's vector, stored and indexed (as migration 0007 builds it).
+VECTOR_SQL = "search_vector"
+SEARCH_INDEX = "incident_search_idx"
+CREATE_SEARCH_INDEX_SQL = f"CREATE INDEX {SEARCH_INDEX} ON incident USING GIN ({VECTOR_SQL})"
 #: The longest search accepted: a sentence, not a document (five parallel searches of
 #: 200,000 words held every PostgreSQL connection for a minute).
 MAX_SEARCH_CHARACTERS = 200
@@ -67,7 +69,7 @@ class _FullTextMatch(Term):
         queries = " || ".join(
             f"websearch_to_tsquery('{c}', {self.words.get_sql(ctx)})" for c in CONFIGS
         )
-        # Only the whole column matches the index's expression; a prefix is for one row.
+        # Only the whole document is stored and indexed; a prefix is for one row.
         vector = (
             VECTOR_SQL
             if self.length is None

@@ -3,7 +3,11 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-from gql_support.incidents.search import CREATE_INDEX_SQL, DROP_INDEX_SQL
+# As it was first built (0007 replaces it with an index on a stored column): written out, so
+# this migration stays what it was whatever the search module becomes.
+_VECTOR = "to_tsvector('english', search_document) || to_tsvector('french', search_document)"
+CREATE_INDEX_SQL = f"CREATE INDEX incident_search_idx ON incident USING GIN (({_VECTOR}))"
+DROP_INDEX_SQL = "DROP INDEX incident_search_idx"
 
 
 async def create_search_index(apps, schema_editor):

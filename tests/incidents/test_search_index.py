@@ -1,4 +1,5 @@
-"""On PostgreSQL, word search goes through the GIN index `incident_search_idx`."""
+"""On PostgreSQL, word search goes through the GIN index `incident_search_idx` on the stored
+`search_vector`, which a trigger keeps equal to the document's words as changes append to it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
+from gql_support.incidents.changes import IncidentChanges, NewReference
 from gql_support.incidents.filters import IncidentFilter
 from gql_support.incidents.queries import filtered_incidents
 from tests.conftest import MakePerson
@@ -41,9 +43,40 @@ async def test_the_index_exists_as_gin_on_the_search_vector(incidents: None) -> 
     )
     assert len(rows) == 1
     definition = rows[0]["indexdef"]
-    assert "USING gin" in definition
-    assert "to_tsvector('english'::regconfig, search_document)" in definition
-    assert "to_tsvector('french'::regconfig, search_document)" in definition
+    assert "USING gin (search_vector)" in definition
+
+
+async def test_the_stored_vector_holds_the_words_of_the_whole_document(
+    make_person: MakePerson,
+) -> None:
+    # Given an incident reported, commented twice, given a reference, and one whose document
+    # is rewritten rather than appended to
+    manager = await make_person(Role.MANAGER)
+    first = await service.report_incident(actor=manager.user, description="Printer jams daily")
+    for text in ("L'imprimante chauffe", "Toner replaced, still failing"):
+        await service.add_comment(actor=manager.user, incident_id=first.id, body=text)
+    await service.edit_incident(
+        actor=manager.user,
+        incident_id=first.id,
+        changes=IncidentChanges(references=[NewReference(label="Runbook: paper path")]),
+    )
+    second = await service.report_incident(actor=manager.user, description="Scanner is slow")
+    client = connections.get("default")
+    await client.execute_query(
+        "UPDATE incident SET search_document = 'Keyboard missing keys' WHERE id = $1",
+        [second.id],
+    )
+    # Then each stored vector holds exactly the lexemes of its whole document
+    _, rows = await client.execute_query(
+        "SELECT tsvector_to_array(search_vector) AS stored, tsvector_to_array("
+        "to_tsvector('english', search_document) || to_tsvector('french', search_document)"
+        ") AS computed FROM incident ORDER BY id"
+    )
+    assert len(rows) == 2
+    for row in rows:
+        assert sorted(row["stored"]) == sorted(row["computed"])
+    assert "toner" in rows[0]["stored"]
+    assert "keyboard" in rows[1]["stored"]
 
 
 @pytest.mark.parametrize("words", ["printer", "imprimantes", "printers jam"])
@@ -56,11 +89,15 @@ async def test_word_search_uses_the_index(incidents: None, words: str) -> None:
     assert "Seq Scan" not in plan, plan
 
 
-async def test_the_dashboard_search_uses_the_index(incidents: None) -> None:
+async def test_the_dashboard_search_never_parses_documents_again(incidents: None) -> None:
     # Given the dashboard's filtered query (search combined with another filter)
     query = filtered_incidents(IncidentFilter(search="printer", overdue=True))
     plan = await explain(query.sql(params_inline=True))
-    assert "incident_search_idx" in plan, plan
+    # Then whichever index the planner starts from, the words are matched against the stored
+    # vector: no document is parsed again per row (288 ms at 100k incidents when it was)
+    assert "search_vector @@" in plan, plan
+    assert "to_tsvector" not in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 async def test_counting_search_results_uses_the_index(incidents: None) -> None:
