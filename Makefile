@@ -1,11 +1,12 @@
 # make run: set up .venv and serve the API with GraphiQL on the embedded SQLite database.
 # make test: set up .venv and run the whole test suite (SQLite and PostgreSQL).
+# make bench: the dashboard page beside PostGraphile and a hand-written floor (benchmarks/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint schema lock
+.PHONY: setup run test check lint schema lock bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -35,3 +36,8 @@ schema: setup
 # Re-pin every dependency after changing pyproject.toml.
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+# The dashboard page against PostGraphile 4 and a Starlette + asyncpg floor (benchmarks/README.md).
+# Needs PostgreSQL on 127.0.0.1:5432 and npm; e.g. make bench BENCH_ARGS="--incidents 10000".
+bench: setup
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
