@@ -12,8 +12,12 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 
 _VECTOR = "to_tsvector('english', {0}) || to_tsvector('french', {0})"
+# Each document is parsed once: the old index goes first (rewriting the rows would feed it),
+# and the rows are filled before the trigger exists.
 FORWARD = f"""
+DROP INDEX incident_search_idx;
 ALTER TABLE incident ADD COLUMN search_vector tsvector;
+UPDATE incident SET search_vector = {_VECTOR.format("search_document")};
 CREATE FUNCTION incident_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' OR OLD.search_vector IS NULL THEN
@@ -32,8 +36,6 @@ END
 $$;
 CREATE TRIGGER incident_search_vector BEFORE INSERT OR UPDATE ON incident
   FOR EACH ROW EXECUTE FUNCTION incident_search_vector();
-UPDATE incident SET search_vector = {_VECTOR.format("search_document")};
-DROP INDEX incident_search_idx;
 CREATE INDEX incident_search_idx ON incident USING GIN (search_vector);
 """
 BACKWARD = f"""
