@@ -69,7 +69,7 @@ async def _columns(backend: str, table: str) -> set[str]:
     return {row["name"] for row in rows}
 
 
-#: Columns no model declares: the database keeps them itself (migration 0007's trigger).
+#: Columns no model declares: the database keeps them itself (migration 0009's trigger).
 KEPT_BY_THE_DATABASE = {("postgres", "incident"): {"search_vector"}}
 
 

@@ -88,6 +88,7 @@ class User(Node):
             role=Role(row["role"]),
             locale=row["locale"],
             is_active=row["is_active"],
+            time_zone=row["time_zone"],
         )
 
 

@@ -277,7 +277,7 @@ async def users_by_incident(
 
 
 #: What the API shows of a user, read as plain values where a page reads many.
-USER_COLUMNS = ("id", "name", "email", "role", "locale", "is_active")
+USER_COLUMNS = ("id", "name", "email", "role", "locale", "is_active", "time_zone")
 
 
 async def user_rows(ids: Collection[int]) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Word search over an incident's description, comments and references.
 
 PostgreSQL matches with full text, English and French stemming at once, through a GIN index on
-the stored column ``search_vector`` (kept by a trigger: migration 0007); SQLite, the embedded
+the stored column ``search_vector`` (kept by a trigger: migration 0009); SQLite, the embedded
 default, matches every word as a substring, folding ASCII letters only (its UPPER and LIKE know
 no others).
 
@@ -33,7 +33,7 @@ def _vector_sql(document: str) -> str:
     return " || ".join(f"to_tsvector('{c}', {document})" for c in CONFIGS)
 
 
-#: The whole document's vector, stored and indexed (as migration 0007 builds it).
+#: The whole document's vector, stored and indexed (as migration 0009 builds it).
 VECTOR_SQL = "search_vector"
 SEARCH_INDEX = "incident_search_idx"
 CREATE_SEARCH_INDEX_SQL = f"CREATE INDEX {SEARCH_INDEX} ON incident USING GIN ({VECTOR_SQL})"

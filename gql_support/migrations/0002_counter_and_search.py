@@ -3,7 +3,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-# As it was first built (0007 replaces it with an index on a stored column): written out, so
+# As it was first built (0009 replaces it with an index on a stored column): written out, so
 # this migration stays what it was whatever the search module becomes.
 _VECTOR = "to_tsvector('english', search_document) || to_tsvector('french', search_document)"
 CREATE_INDEX_SQL = f"CREATE INDEX incident_search_idx ON incident USING GIN (({_VECTOR}))"

@@ -58,7 +58,7 @@ async def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_sessions_and_throttle")]
+    dependencies = [("models", "0008_password_reset")]
 
     initial = False
 
