@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint schema lock bench
+.PHONY: setup run test check lint schema lock bench assets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -41,3 +41,26 @@ lock: setup
 # Needs PostgreSQL on 127.0.0.1:5432 and npm; e.g. make bench BENCH_ARGS="--incidents 10000".
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Refresh the browser files vendored from npm (pinned here; `make run` never needs npm):
+# GraphiQL with React for /graphql, axe-core for the accessibility tests.
+GRAPHIQL_VERSION := 3.9.0
+REACT_VERSION := 18.3.1
+AXE_VERSION := 4.14.1
+VENDOR := gql_support/web/static/vendor/graphiql
+assets:
+	rm -rf .npm-assets && mkdir -p .npm-assets $(VENDOR) tests/web/vendor
+	cd .npm-assets && npm pack --silent graphiql@$(GRAPHIQL_VERSION) react@$(REACT_VERSION) \
+		react-dom@$(REACT_VERSION) axe-core@$(AXE_VERSION) && for f in *.tgz; do \
+		mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done
+	sed '/sourceMappingURL/d' .npm-assets/graphiql-$(GRAPHIQL_VERSION)/package/dist/index.umd.js \
+		> $(VENDOR)/graphiql.min.js
+	cp .npm-assets/graphiql-$(GRAPHIQL_VERSION)/package/dist/style.css $(VENDOR)/graphiql.min.css
+	cp .npm-assets/graphiql-$(GRAPHIQL_VERSION)/package/LICENSE $(VENDOR)/LICENSE.graphiql
+	cp .npm-assets/react-$(REACT_VERSION)/package/umd/react.production.min.js $(VENDOR)/
+	cp .npm-assets/react-$(REACT_VERSION)/package/LICENSE $(VENDOR)/LICENSE.react
+	cp .npm-assets/react-dom-$(REACT_VERSION)/package/umd/react-dom.production.min.js $(VENDOR)/
+	cp .npm-assets/react-dom-$(REACT_VERSION)/package/LICENSE $(VENDOR)/LICENSE.react-dom
+	cp .npm-assets/axe-core-$(AXE_VERSION)/package/axe.min.js tests/web/vendor/
+	cp .npm-assets/axe-core-$(AXE_VERSION)/package/LICENSE tests/web/vendor/LICENSE.axe-core
+	rm -rf .npm-assets

@@ -29,7 +29,7 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -55,15 +55,16 @@ from gql_support.accounts.throttle import Throttle
 from gql_support.api import probes, tracing
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.errors import UNAVAILABLE_MESSAGE
-from gql_support.api.graphiql import graphiql_page
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
 from gql_support.api.schema import build_schema
+from gql_support.api.session import cookie_token, sign_in, sign_out
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
 from gql_support.db import is_unavailable, tortoise_config
 from gql_support.live import bus
 from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
+from gql_support.web.pages import Assets, graphiql_page, web_routes
 
 #: WebSocket close code when the session ends (token revoked or expired, user deactivated):
 #: the one a bad token gets at connection_init, so clients sign in again.
@@ -95,22 +96,27 @@ def bearer_token(value: str | None) -> str | None:
 
 
 class BearerTokenBackend(AuthenticationBackend):
-    """A request without a token is anonymous; a request with a bad one is refused (401)."""
+    """A request with a bad token is refused (401). Without one, the browser's session cookie
+    counts where the CSRF rules allow it (``session``); a stale cookie leaves it anonymous."""
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         if conn.url.path in probes.PATHS:
             # Probes answer no user: /metrics reads its own token from this header.
             return None
         token = bearer_token(conn.headers.get("authorization"))
-        if token is None:
+        presented = cookie_token(conn) if token is None else token
+        if presented is None:
             return None
         try:
-            session = await session_for_token(token=token)
+            session = await session_for_token(token=presented)
         except Exception as error:
             if is_unavailable(error):
                 raise _Unavailable(UNAVAILABLE_MESSAGE) from error
             raise
         if session is None:
+            if token is None:
+                # A stale cookie: anonymous, so that the page can send its user to sign in.
+                return None
             raise AuthenticationError("invalid, expired or revoked token")
         return AuthCredentials(["authenticated"]), Viewer(session)
 
@@ -207,6 +213,7 @@ class GraphQLView(GraphQL[Context, None]):
         token_lifetime: timedelta,
         accounts: AccountOptions,
         max_body_bytes: int,
+        assets: Assets,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -221,7 +228,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.max_body_bytes = max_body_bytes
         # A body that could not be a valid upload is cut off before it is all read.
         self.max_upload_bytes = attachments.per_request * attachments.max_bytes + MAX_FORM_FIELD
-        self.graphiql_html, self.html_headers = graphiql_page()
+        self.assets = assets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -311,7 +318,7 @@ class GraphQLView(GraphQL[Context, None]):
             raise HTTPException(400, "Unable to parse request body: JSON too deep") from error
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(self.graphiql_html, headers=self.html_headers)
+        return graphiql_page(self.assets)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -336,13 +343,16 @@ class GraphQLView(GraphQL[Context, None]):
             token = bearer_token(value if isinstance(value, str) else None)
         except AuthenticationError:
             token = None
+        websocket = context.request
+        assert isinstance(websocket, WebSocket), "on_ws_connect is called for WebSockets"
         session = None if token is None else await session_for_token(token=token)
+        if session is None and value is None and isinstance(websocket.user, Viewer):
+            # The browser's session cookie, sent with the handshake from our own origin.
+            session = websocket.user.session
         if session is None:
             raise ConnectionRejectionError({"reason": "send Authorization: Bearer <token>"})
         context.viewer = session.user
         context.token_id = session.token_id
-        websocket = context.request
-        assert isinstance(websocket, WebSocket), "on_ws_connect is called for WebSockets"
 
         async def close() -> None:
             # Already closed by the client or the server: nothing to do.
@@ -425,6 +435,7 @@ def create_app(
     limits = throttle or Throttle.from_settings(settings)
     accounts.hashing.resize(settings.password_hashes_at_once)
     tracer = tracing.tracer_provider(settings)
+    assets = Assets.load()
     graphql = GraphQLView(
         build_schema(settings, tracer_provider=tracer),
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -441,10 +452,24 @@ def create_app(
             reset_lifetime=timedelta(seconds=settings.password_reset_lifetime_seconds),
         ),
         max_body_bytes=settings.max_body_bytes,
+        assets=assets,
     )
 
     async def attachment(request: Request) -> Response:
         return await download(request, store, _viewer(request))
+
+    async def session(request: Request) -> Response:
+        if request.method == "DELETE":
+            viewer = request.user
+            return await sign_out(
+                request, token_id=viewer.session.token_id if isinstance(viewer, Viewer) else None
+            )
+        return await sign_in(
+            request,
+            throttle=limits,
+            lifetime=timedelta(seconds=settings.token_lifetime_seconds),
+            secure=(settings.public_url or str(request.base_url)).startswith("https:"),
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -485,6 +510,8 @@ def create_app(
             Route("/healthz", probes.health),
             Route("/readyz", probes.ready),
             Route("/metrics", probes.metrics_endpoint(settings.metrics_token)),
+            Route("/session", session, methods=["POST", "DELETE"]),
+            *web_routes(assets),
         ],
         middleware=[
             Middleware(logs.RequestId),
