@@ -74,6 +74,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"Email: written as .eml files under {settings.mail_dir}/ (no GQL_SUPPORT_SMTP_URL)")
     graphiql = " and GraphiQL" if settings.graphiql else ""
+    print(f"Web desk (sign in with an email and password): http://{args.host}:{args.port}/")
     print(f"GraphQL API{graphiql}: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
         "gql_support.api.app:app_from_env",

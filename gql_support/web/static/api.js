@@ -114,3 +114,9 @@ export function subscribe(query, variables, onData) {
     if (ready) socket.send(JSON.stringify({ id, type: "complete" }));
   };
 }
+
+// Before signing out: the server is about to close the connection, and nothing should follow.
+export function stopLive() {
+  subscriptions.clear();
+  if (socket !== null) socket.close(1000);
+}

@@ -1,6 +1,6 @@
 // What every desk page shares: the viewer, the header (navigation, language switch, sign
 // out) and the page's main landmark.
-import { gql } from "./api.js";
+import { gql, stopLive } from "./api.js";
 import { h, replace } from "./dom.js";
 import { LANGUAGES, choose, followUser, language, t } from "./i18n.js";
 
@@ -9,6 +9,7 @@ const VIEWER = `query Viewer { viewer { id name role locale } }`;
 export const isManager = (viewer) => viewer.role === "MANAGER" || viewer.role === "ADMIN";
 
 async function signOut() {
+  stopLive();
   await fetch("/session", { method: "DELETE" });
   location.assign("/sign-in");
 }

@@ -1,0 +1,195 @@
+"""The web desk in a real Chromium: two people working an incident at once, the live
+dashboard, a version conflict between two windows, files up and down, the email's link, and
+GraphiQL with no network but our own server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.async_api import FilePayload, Route, expect
+
+from gql_support.incidents import service
+from gql_support.incidents.models import (
+    Impact,
+    Incident,
+    IncidentStatus,
+    IncidentSupporter,
+    IncidentType,
+    Urgency,
+)
+from tests.conftest import Person
+from tests.web.conftest import OpenDesk
+
+
+async def _incident(person: Person, description: str) -> Incident:
+    return await service.report_incident(
+        actor=person.user,
+        description=description,
+        type=IncidentType.DEFECT,
+        impact=Impact.MEDIUM,
+        urgency=Urgency.MEDIUM,
+    )
+
+
+async def test_a_manager_assigns_while_the_agents_dashboard_follows_live(
+    open_desk: OpenDesk, team: dict[str, Person], screenshots: Path
+) -> None:
+    await _incident(team["user"], "The budget export stops at 10,000 rows.")
+    incident = await _incident(team["user"], "The monthly forecast export fails with a timeout.")
+    # Given the agent's dashboard, already open
+    agent = await open_desk(team["agent"])
+    await agent.sign_in("/")
+    row = agent.page.locator(f'tr[data-number="{incident.number}"]')
+    await expect(row).to_contain_text("Unassigned")
+    await expect(agent.page.get_by_text("Live:")).to_be_visible()
+    # When the manager assigns the incident in its window and presses Save/Send
+    manager = await open_desk(team["manager"])
+    await manager.sign_in(f"/incidents/{incident.number}")
+    window = manager.page
+    await window.get_by_label("Assigned To").select_option(label="Arthur Agent")
+    await window.get_by_label("Supported By").select_option(label="Hana Helper")
+    await window.get_by_label("Status").select_option(label="In Progress")
+    await window.get_by_label("Comment").fill("Arthur takes it, Hana helps with the export.")
+    await window.screenshot(path=screenshots / "incident-window.png", full_page=True)
+    await window.get_by_role("button", name="Save/Send").click()
+    await expect(window.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    # Then the agent's dashboard shows the change without a reload, and marks the row
+    await expect(row).to_contain_text("Arthur Agent")
+    await expect(row).to_contain_text("In Progress")
+    await expect(row).to_contain_text("changed")
+    await expect(row).to_have_class("changed")
+    await agent.page.screenshot(path=screenshots / "dashboard.png", full_page=True)
+    # When the agent opens it and moves it on to Retesting
+    await row.get_by_role("link").click()
+    await agent.page.wait_for_url(f"**/incidents/{incident.number}")
+    status = agent.page.get_by_label("Status")
+    await expect(status.locator("option")).to_have_text(
+        ["In Progress", "Retesting", "Resolved", "On-Hold"]
+    )
+    await status.select_option(label="Retesting")
+    await agent.page.get_by_role("button", name="Save/Send").click()
+    await expect(agent.page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    # Then the manager's window, open and untouched, shows it at once
+    await expect(window.get_by_label("Status")).to_have_value("RETESTING")
+    await expect(window.get_by_text("just changed by Arthur Agent")).to_be_visible()
+    stored = await Incident.get(id=incident.id)
+    assert stored.status == IncidentStatus.RETESTING
+    assert stored.assigned_to_id == team["agent"].user.id
+    supporters = await IncidentSupporter.filter(incident_id=incident.id).values_list("user_id")
+    assert supporters == [(team["helper"].user.id,)]
+
+
+async def test_a_version_conflict_shows_what_changed_and_reapplies_the_edit(
+    open_desk: OpenDesk, team: dict[str, Person]
+) -> None:
+    incident = await _incident(team["user"], "Two people edit this at once.")
+    first = await open_desk(team["manager"])
+    await first.sign_in(f"/incidents/{incident.number}")
+    second = await open_desk(team["manager"])
+    await second.sign_in(f"/incidents/{incident.number}")
+    # Given an edit under way in the second window
+    await second.page.get_by_label("Status").select_option(label="On-Hold")
+    # When the first window saves another change
+    await first.page.get_by_label("Impact").select_option(label="High")
+    await first.page.get_by_role("button", name="Save/Send").click()
+    await expect(first.page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    await expect(second.page.get_by_text("just changed by Maya Manager")).to_be_visible()
+    # And the second presses Save/Send on the version it showed
+    await second.page.get_by_role("button", name="Save/Send").click()
+    # Then it is told what changed meanwhile, and nothing of its own was saved
+    alert = second.page.get_by_role("alert")
+    await expect(alert).to_contain_text("Someone else saved this incident meanwhile")
+    await expect(alert).to_contain_text("Impact: Medium → High")
+    assert (await Incident.get(id=incident.id)).status == IncidentStatus.NEW
+    # When it re-applies its edit to the new version and saves again
+    await alert.get_by_role("button", name="Re-apply my changes").click()
+    await expect(second.page.get_by_label("Status")).to_have_value("ON_HOLD")
+    await expect(second.page.get_by_label("Impact")).to_have_value("HIGH")
+    await second.page.get_by_role("button", name="Save/Send").click()
+    await expect(second.page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    stored = await Incident.get(id=incident.id)
+    assert (stored.status, stored.impact) == (IncidentStatus.ON_HOLD, Impact.HIGH)
+
+
+async def test_an_error_names_its_field(open_desk: OpenDesk, team: dict[str, Person]) -> None:
+    incident = await _incident(team["user"], "A due date far in the past.")
+    manager = await open_desk(team["manager"])
+    await manager.sign_in(f"/incidents/{incident.number}")
+    await manager.page.get_by_label("Due date").fill("1999-12-31T09:00")
+    await manager.page.get_by_role("button", name="Save/Send").click()
+    await expect(manager.page.get_by_role("alert")).to_contain_text("Due date:")
+    await expect(manager.page.get_by_label("Due date")).to_have_attribute("aria-invalid", "true")
+    await expect(manager.page.get_by_label("Due date")).to_be_focused()
+
+
+async def test_a_file_goes_up_with_a_comment_and_comes_back_down(
+    open_desk: OpenDesk, team: dict[str, Person], tmp_path: Path
+) -> None:
+    incident = await _incident(team["user"], "The export log is attached.")
+    user = await open_desk(team["user"])
+    await user.sign_in(f"/incidents/{incident.number}")
+    content = b"2026-12-01 10:00 export timed out after 30 s\n"
+    await user.page.get_by_label("Comment").fill("Here is the log.")
+    await user.page.get_by_label("Attach files").set_input_files(
+        files=[FilePayload(name="export.log", mimeType="text/plain", buffer=content)]
+    )
+    await user.page.get_by_label("Reference", exact=True).fill("Forecast process, step 4")
+    await user.page.get_by_role("button", name="Add reference").click()
+    await user.page.get_by_role("button", name="Save/Send").click()
+    await expect(user.page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    await expect(user.page.locator("#references")).to_contain_text("Forecast process, step 4")
+    async with user.page.expect_download() as download_info:
+        await user.page.locator(".comment-list").get_by_role("link", name="export.log").click()
+    download = await download_info.value
+    assert download.suggested_filename == "export.log"
+    saved = tmp_path / "downloaded.log"
+    await download.save_as(saved)
+    assert saved.read_bytes() == content
+
+
+async def test_the_emails_link_opens_the_incident_after_sign_in(
+    open_desk: OpenDesk, team: dict[str, Person]
+) -> None:
+    incident = await _incident(team["user"], "Opened from an email.")
+    agent = await open_desk(team["agent"])
+    await agent.sign_in(f"/incidents/{incident.number}")
+    await expect(agent.page.get_by_role("heading", level=1)).to_have_text(
+        f"Incident #{incident.number}"
+    )
+    await expect(agent.page.locator(".description")).to_have_text("Opened from an email.")
+
+
+async def test_signing_out_ends_the_session(open_desk: OpenDesk, team: dict[str, Person]) -> None:
+    agent = await open_desk(team["agent"])
+    await agent.sign_in("/")
+    await agent.page.get_by_role("button", name="Sign out").click()
+    await agent.page.wait_for_url("**/sign-in")
+    await expect(agent.page.get_by_label("Password")).to_be_visible()
+    await agent.page.goto(agent.base + "/")
+    await agent.page.wait_for_url("**/sign-in?next=*")
+    assert all(cookie["httpOnly"] for cookie in await agent.context.cookies())
+
+
+async def test_graphiql_renders_with_no_network_but_ours(
+    open_desk: OpenDesk, team: dict[str, Person]
+) -> None:
+    manager = await open_desk(team["manager"])
+    await manager.sign_in("/")
+    own = urlsplit(manager.base).netloc
+    elsewhere: list[str] = []
+
+    async def only_ours(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == own:
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await manager.context.route("**/*", only_ours)
+    await manager.page.goto(manager.base + "/graphql")
+    await expect(manager.page.locator(".graphiql-container")).to_be_visible()
+    await expect(manager.page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+    await manager.page.get_by_role("button", name="Execute query").click()
+    await expect(manager.page.locator(".result-window")).to_contain_text('"data"')
+    assert elsewhere == []
