@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import FilePayload, Route, expect
 
+from gql_support.accounts.models import Role
 from gql_support.incidents import service
 from gql_support.incidents.models import (
     Impact,
@@ -16,10 +17,11 @@ from gql_support.incidents.models import (
     IncidentStatus,
     IncidentSupporter,
     IncidentType,
+    IncidentWatcher,
     Urgency,
 )
-from tests.conftest import Person
-from tests.web.conftest import OpenDesk
+from tests.conftest import MakePerson, Person
+from tests.web.conftest import PASSWORD, OpenDesk
 
 
 async def _incident(person: Person, description: str) -> Incident:
@@ -193,3 +195,44 @@ async def test_graphiql_renders_with_no_network_but_ours(
     await manager.page.get_by_role("button", name="Execute query").click()
     await expect(manager.page.locator(".result-window")).to_contain_text('"data"')
     assert elsewhere == []
+
+
+async def test_a_user_reports_an_incident_with_a_file(
+    open_desk: OpenDesk, team: dict[str, Person]
+) -> None:
+    user = await open_desk(team["user"])
+    await user.sign_in("/")
+    await user.page.get_by_role("link", name="Report an incident").click()
+    await user.page.wait_for_url("**/report")
+    await user.page.get_by_label("Description").fill("Which rate applies to the March budget?")
+    await user.page.get_by_label("Type").select_option(label="Clarification")
+    await user.page.get_by_label("Impact").select_option(label="High")
+    await user.page.get_by_label("Due date").fill("2031-03-31T17:00")
+    await user.page.get_by_label("Attach files").set_input_files(
+        files=[FilePayload(name="rates.csv", mimeType="text/csv", buffer=b"month,rate\n3,1.1\n")]
+    )
+    await user.page.get_by_role("button", name="Report an incident").click()
+    # Then the new incident's window opens, with what was reported
+    await user.page.wait_for_url("**/incidents/*")
+    await expect(user.page.locator(".description")).to_have_text(
+        "Which rate applies to the March budget?"
+    )
+    await expect(user.page.locator(".files")).to_contain_text("rates.csv")
+    await expect(user.page.locator("#impact")).to_have_text("High")
+    stored = await Incident.get(description="Which rate applies to the March budget?")
+    assert (stored.type, stored.impact) == (IncidentType.CLARIFICATION, Impact.HIGH)
+    assert stored.due_date is not None
+    watchers = await IncidentWatcher.filter(incident_id=stored.id).values_list("user_id")
+    assert watchers == [(team["user"].user.id,)]
+
+
+async def test_the_desk_follows_the_users_language(
+    open_desk: OpenDesk, make_person: MakePerson
+) -> None:
+    person = await make_person(Role.AGENT, name="Aline Agent", locale="fr", password=PASSWORD)
+    desk = await open_desk(person)
+    await desk.sign_in("/")
+    await expect(desk.page.get_by_role("heading", level=1)).to_have_text(
+        "Tableau de bord des incidents"
+    )
+    await expect(desk.page.get_by_role("button", name="Se déconnecter")).to_be_visible()
