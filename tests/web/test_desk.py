@@ -236,3 +236,46 @@ async def test_the_desk_follows_the_users_language(
         "Tableau de bord des incidents"
     )
     await expect(desk.page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+
+
+async def test_the_dashboard_filters_sorts_and_pages(
+    open_desk: OpenDesk, team: dict[str, Person]
+) -> None:
+    for n in range(22):
+        await _incident(team["user"], f"Routine request {n}.")
+    mine = await _incident(team["agent"], "The agent's own report.")
+    urgent = await service.report_incident(
+        actor=team["user"].user,
+        description="Everything is down.",
+        impact=Impact.HIGH,
+        urgency=Urgency.HIGH,
+    )
+    agent = await open_desk(team["agent"])
+    await agent.sign_in("/")
+    page = agent.page
+    rows = page.locator("tbody tr")
+    # Pages of 20, newest first
+    await expect(page.get_by_text("1\N{EN DASH}20 of 24")).to_be_visible()
+    await expect(rows.first).to_have_attribute("data-number", str(urgent.number))
+    await page.get_by_role("button", name="Next").click()
+    await expect(page.get_by_text("21\N{EN DASH}24 of 24")).to_be_visible()
+    await expect(rows).to_have_count(4)
+    await page.get_by_role("button", name="Previous").click()
+    await expect(page.get_by_text("1\N{EN DASH}20 of 24")).to_be_visible()
+    # Oldest first
+    await page.get_by_label("Sort by").select_option(label="Oldest first")
+    await expect(rows.first).to_contain_text("Routine request 0.")
+    # By priority
+    await page.get_by_label("Priority", exact=True).select_option(label="Urgent")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Everything is down.")
+    await page.get_by_label("Priority", exact=True).select_option(label="All")
+    # My incidents: only those the agent raised, is assigned or supports
+    await page.get_by_label("My incidents").check()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-number", str(mine.number))
+    await page.get_by_label("Everyone").check()
+    # Search
+    await page.get_by_label("Search").fill("routine 7")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Routine request 7.")
