@@ -131,6 +131,10 @@ async def test_a_file_goes_up_with_a_comment_and_comes_back_down(
     incident = await _incident(team["user"], "The export log is attached.")
     user = await open_desk(team["user"])
     await user.sign_in(f"/incidents/{incident.number}")
+    # A user reads the manager's fields and may not change them
+    await expect(user.page.locator("#assigned-to")).to_have_text("Unassigned")
+    await expect(user.page.get_by_label("Assigned To")).to_have_count(0)
+    await expect(user.page.get_by_label("Due date")).to_have_count(0)
     content = b"2026-12-01 10:00 export timed out after 30 s\n"
     await user.page.get_by_label("Comment").fill("Here is the log.")
     await user.page.get_by_label("Attach files").set_input_files(

@@ -36,7 +36,7 @@ const { viewer, main } = await page("dashboard");
 const state = { search: "", status: "", priority: "", mine: false, sort: "NUMBER_DESC", cursors: [null] };
 const changed = new Set();
 
-function select(id, labelKey, values, label, onchange) {
+function select(id, labelKey, values, onchange) {
   const control = h(
     "select",
     { id, onchange: () => onchange(control.value) },
@@ -53,7 +53,7 @@ const filters = h(
   h(
     "p",
     {},
-    ...select("status-filter", "statusFilter", [["", t("all")], ...STATUSES.map((s) => [s, t(s)])], null, (v) => {
+    ...select("status-filter", "statusFilter", [["", t("all")], ...STATUSES.map((s) => [s, t(s)])], (v) => {
       state.status = v;
       reload();
     }),
@@ -61,7 +61,7 @@ const filters = h(
   h(
     "p",
     {},
-    ...select("priority-filter", "priorityFilter", [["", t("all")], ...PRIORITIES.map((p) => [p, t(p)])], null, (v) => {
+    ...select("priority-filter", "priorityFilter", [["", t("all")], ...PRIORITIES.map((p) => [p, t(p)])], (v) => {
       state.priority = v;
       reload();
     }),
@@ -96,7 +96,7 @@ const filters = h(
   h(
     "p",
     {},
-    ...select("sort", "sortBy", SORTS.map((s) => [s, t(`sort_${s}`)]), null, (v) => {
+    ...select("sort", "sortBy", SORTS.map((s) => [s, t(`sort_${s}`)]), (v) => {
       state.sort = v;
       reload();
     }),
@@ -224,6 +224,7 @@ function showFigures(figures) {
 }
 
 let stop = [];
+let redraw = null;
 function follow() {
   stop.forEach((end) => end());
   stop = [
@@ -231,7 +232,9 @@ function follow() {
     subscribe(UPDATES, { filter: scopeFilter() }, (data) => {
       if (!data) return;
       changed.add(data.incidentUpdates.incident.number);
-      show();
+      // A burst of changes redraws the page once.
+      clearTimeout(redraw);
+      redraw = setTimeout(show, 100);
     }),
   ];
   liveNote.textContent = t("live");
