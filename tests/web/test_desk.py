@@ -283,3 +283,11 @@ async def test_the_dashboard_filters_sorts_and_pages(
     await page.get_by_label("Search").fill("routine 7")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Routine request 7.")
+
+
+async def test_a_link_to_no_incident_says_so(open_desk: OpenDesk, team: dict[str, Person]) -> None:
+    agent = await open_desk(team["agent"])
+    await agent.sign_in("/incidents/999999")
+    await expect(agent.page.get_by_role("alert")).to_have_text(
+        "There is no incident #999999, or you may not see it."
+    )
