@@ -6,6 +6,13 @@
   subscriptionUrl.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const fetcher = GraphiQL.createFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
   ReactDOM.createRoot(document.getElementById("graphiql")).render(
-    React.createElement(GraphiQL, { fetcher, shouldPersistHeaders: false }),
+    React.createElement(GraphiQL, {
+      fetcher,
+      shouldPersistHeaders: false,
+      defaultQuery:
+        "# Signed in to the desk in this browser? This runs as you; else send\n" +
+        '# {"Authorization": "Bearer <token>"} in the headers below.\n' +
+        "query Me {\n  viewer { name email role }\n}\n",
+    }),
   );
 })();
