@@ -60,7 +60,10 @@ async def _server(settings: Settings, **extra_env: str) -> AsyncIterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(100):
+            # A minute, not ten seconds: a server's start (imports, migrations check) took
+            # over 10 s on a loaded two-core machine.
+            for _ in range(600):
+                assert process.returncode is None, "the server process stopped"
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get(f"{base}/healthz")).status_code == 200:
                         break
