@@ -1,12 +1,13 @@
 # make run: set up .venv and serve the API with GraphiQL on the embedded SQLite database.
 # make test: set up .venv and run the whole test suite (SQLite and PostgreSQL).
 # make bench: the dashboard page beside PostGraphile and a hand-written floor (benchmarks/).
+# make fuzz: the model of the desk and the fuzzers, run long (a few minutes each).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint schema lock bench assets
+.PHONY: setup run test fuzz check lint schema lock bench assets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -22,6 +23,15 @@ run: setup
 
 test: setup
 	$(BIN)/pytest
+
+fuzz: setup
+	GQL_SUPPORT_TEST_MODEL_EXAMPLES=$${GQL_SUPPORT_TEST_MODEL_EXAMPLES:-100} \
+	GQL_SUPPORT_TEST_MODEL_STEPS=$${GQL_SUPPORT_TEST_MODEL_STEPS:-50} \
+	GQL_SUPPORT_TEST_SCHEMATHESIS_EXAMPLES=$${GQL_SUPPORT_TEST_SCHEMATHESIS_EXAMPLES:-300} \
+	GQL_SUPPORT_TEST_FUZZ_EXAMPLES=$${GQL_SUPPORT_TEST_FUZZ_EXAMPLES:-300} \
+	$(BIN)/pytest --durations=5 \
+		tests/incidents/test_state_machine.py tests/api/test_schemathesis.py \
+		tests/api/test_fuzz_arguments.py
 
 lint: setup
 	$(BIN)/ruff check .
