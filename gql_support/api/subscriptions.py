@@ -23,12 +23,15 @@ from gql_support.api.dataloaders import Loaders
 from gql_support.api.errors import IsAuthenticated
 from gql_support.api.inputs import IncidentFilter
 from gql_support.api.types import Dashboard, Incident, IncidentEvent
+from gql_support.db import is_unavailable
 from gql_support.incidents import filters, queries
 from gql_support.live import bus
 from gql_support.live.models import UpdateKind
 
 strawberry.enum(UpdateKind, name="IncidentUpdateKind")
 
+#: How long a subscription waits for an unreachable database before it says it fell behind.
+READ_RETRY_SECONDS = 30.0
 #: A burst of changes within this many seconds moves a dashboard once.
 COALESCE_SECONDS = 0.2
 
@@ -91,6 +94,28 @@ class _SharedReads:
             while len(self._changes) > 1_000:
                 self._changes.popitem(last=False)
         return reads.verdict(f)
+
+    def forget(self, change_id: int) -> None:
+        """Drops a change's reads (they failed), so that the next ``get`` reads it again."""
+        self._changes.pop(change_id, None)
+
+    async def read(self, change_id: int, f: filters.IncidentFilter | None) -> _Seen | None:
+        """The change as the filter sees it. While the database is out of reach (restarting),
+        reads it again: once committed, it is there when the database is back. Past
+        ``READ_RETRY_SECONDS`` the subscriber is told it fell behind, as when it lags."""
+        deadline = asyncio.get_running_loop().time() + READ_RETRY_SECONDS
+        pause = 0.1
+        while True:
+            try:
+                return await self.get(change_id, f)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self.forget(change_id)
+                if asyncio.get_running_loop().time() > deadline:
+                    raise bus.SubscriberTooSlow("the database was out of reach") from error
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 class _DashboardFeed:
@@ -172,7 +197,7 @@ class Subscription:
                 # Too far behind: SubscriberTooSlow ends the subscription (code 4008 over
                 # WebSocket, where the shared execution also re-checks each viewer per event).
                 change_id = await feed.next()
-                shared = await _reads().get(change_id, domain_filter)
+                shared = await _reads().read(change_id, domain_filter)
                 if shared is None:
                     continue
                 if not isinstance(info.context.request, WebSocket):

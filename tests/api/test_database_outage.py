@@ -1,0 +1,134 @@
+"""While PostgreSQL cannot be reached, a request fails at once with a clear, coded error, and
+the server serves again by itself once it is back.
+
+The soak found it: during a restart of PostgreSQL the token check answered a bare 500 and the
+resolvers "Unexpected error.". Here the outage is real: the app reaches PostgreSQL through a
+TCP relay of ours, and cutting the relay drops every connection and refuses new ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from gql_support import db
+from gql_support.accounts.models import Role
+from gql_support.incidents import service
+from gql_support.settings import Settings
+from tests.api.test_subscriptions import UPDATES, _listening, _next, _subscribe
+from tests.conftest import GraphQLClient, MakePerson
+
+VIEWER = "query { viewer { name } }"
+LOGIN = 'mutation { login(input: {email: "a@example.com", password: "x"}) { token } }'
+DEADLINE = 30
+pytestmark = pytest.mark.parametrize("backend", ["postgres"])
+
+
+class Relay:
+    """Forwards a local port to PostgreSQL; ``cut`` drops every connection and the port,
+    ``go_down`` drops every connection and, until ``go_up``, each new one as it comes."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.down = False
+        self.dropped = asyncio.Event()
+
+    def go_down(self) -> None:
+        self.down = True
+        for writer in self.writers:
+            writer.transport.abort()
+
+    def go_up(self) -> None:
+        self.down = False
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            self.dropped.set()
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def relay(settings: Settings) -> AsyncIterator[Relay]:
+    """The test's database, reopened through a relay."""
+    parts = urlsplit(settings.database_url)
+    relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.open()
+    await db.close_database()
+    through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl()
+    await db.open_database(settings.model_copy(update={"database_url": through}))
+    yield relay
+    await relay.cut()
+
+
+async def test_requests_during_an_outage_fail_with_a_code_and_the_server_recovers(
+    relay: Relay, gql: GraphQLClient, make_person: MakePerson
+) -> None:
+    user = await make_person(Role.USER)
+    assert (await gql.execute(VIEWER, as_=user))["viewer"]["name"]
+
+    await relay.cut()
+    # The token check reads the database before GraphQL runs: 503, to be retried.
+    signed_in = await asyncio.wait_for(gql.post(VIEWER, as_=user), DEADLINE)
+    # An anonymous login reaches its resolver, which reads the database.
+    anonymous = await asyncio.wait_for(gql.post(LOGIN), DEADLINE)
+
+    assert signed_in.status_code == 503, signed_in.text
+    assert int(signed_in.headers["retry-after"]) > 0
+    assert signed_in.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert anonymous.status_code == 200, anonymous.text
+    [error] = anonymous.json()["errors"]
+    assert error["extensions"]["code"] == "UNAVAILABLE"
+    assert "Unexpected error" not in error["message"]
+
+    await relay.open()  # PostgreSQL is back, on the same address
+    assert (await gql.execute(VIEWER, as_=user))["viewer"]["name"]
+
+
+async def test_a_subscriber_gets_a_change_it_could_not_read_while_the_database_restarted(
+    relay: Relay, live_server: str, make_person: MakePerson
+) -> None:
+    manager = await make_person(Role.MANAGER)
+    url = live_server.replace("http://", "ws://", 1) + "/graphql"
+    socket = await _subscribe(url, manager.token, UPDATES)
+    await _listening(1)
+
+    # Committed and announced; the database goes before the subscription has read it.
+    incident = await service.report_incident(actor=manager.user, description="Printer jam")
+    relay.go_down()
+    # The subscription tried to read it, and failed.
+    await asyncio.wait_for(relay.dropped.wait(), DEADLINE)
+    relay.go_up()
+
+    update = (await _next(socket))["incidentUpdates"]
+    assert update["kind"] == "CREATED"
+    assert update["incident"]["number"] == incident.number
+    await socket.close()
