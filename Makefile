@@ -2,12 +2,13 @@
 # make test: set up .venv and run the whole test suite (SQLite and PostgreSQL).
 # make bench: the dashboard page beside PostGraphile and a hand-written floor (benchmarks/).
 # make fuzz: the model of the desk and the fuzzers, run long (a few minutes each).
+# make soak: PostgreSQL restart and a killed server under 50 clients, then 20 writers on SQLite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test fuzz check lint schema lock bench assets
+.PHONY: setup run test fuzz soak check lint schema lock bench assets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -32,6 +33,9 @@ fuzz: setup
 	$(BIN)/pytest --durations=5 \
 		tests/incidents/test_state_machine.py tests/api/test_schemathesis.py \
 		tests/api/test_fuzz_arguments.py
+
+soak: setup
+	$(BIN)/python benchmarks/soak.py
 
 lint: setup
 	$(BIN)/ruff check .

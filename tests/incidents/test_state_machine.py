@@ -115,6 +115,9 @@ PRIORITY = {
 }
 
 people = st.sampled_from(PEOPLE)
+#: Who may be named to support: mostly the support staff, sometimes anyone (to be refused).
+managers = st.sampled_from(sorted(MANAGERS))
+helpers = st.sets(st.sampled_from(sorted(SUPPORT)), max_size=2) | st.sets(people, max_size=2)
 statuses = st.sampled_from([s.value for s in IncidentStatus])
 impacts = st.sampled_from([i.value for i in Impact])
 urgencies = st.sampled_from([u.value for u in Urgency])
@@ -313,7 +316,7 @@ class DeskMachine(RuleBasedStateMachine):
         named = {desk.reporter, *desk.supporters, *desk.watchers} | (
             set() if desk.assignee is None else {desk.assignee}
         )
-        return desk, data.draw(st.sampled_from(sorted(named)) | people)
+        return desk, data.draw(st.sampled_from(sorted(named)) | people | managers)
 
     # --- the requests -------------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class DeskMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         assignee=st.none() | people,
-        supporters=st.sets(people, max_size=2),
+        supporters=helpers,
     )
     def assign(self, data: st.DataObject, assignee: int | None, supporters: set[int]) -> None:
         desk, actor = self._pick(data)
@@ -480,7 +483,7 @@ class DeskMachine(RuleBasedStateMachine):
                 {},
                 optional={
                     "assignee": st.none() | people,
-                    "supporters": st.sets(people, max_size=2),
+                    "supporters": helpers,
                     "watchers": st.sets(people, max_size=3),
                     "status": _statuses(desk),
                     "type": types,
