@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from gql_support import db
@@ -132,3 +133,35 @@ async def test_a_subscriber_gets_a_change_it_could_not_read_while_the_database_r
     assert update["kind"] == "CREATED"
     assert update["incident"]["number"] == incident.number
     await socket.close()
+
+
+async def test_a_change_cut_off_mid_transaction_fails_with_unavailable_and_leaves_nothing(
+    relay: Relay, gql: GraphQLClient, make_person: MakePerson, settings: Settings
+) -> None:
+    user = await make_person(Role.USER)
+    report = 'mutation { reportIncident(input: {description: "Jam"}) { incident { number } } }'
+    # Another connection, straight to PostgreSQL, holds the incident table: the report waits
+    # inside its transaction, and the database goes away under it.
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE")
+            sent = asyncio.ensure_future(gql.post(report, as_=user))
+            await _waiting_on_a_lock(conn)
+            relay.go_down()
+            answer = await asyncio.wait_for(sent, DEADLINE)
+        relay.go_up()
+        assert answer.status_code == 200, answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "UNAVAILABLE", error
+        assert await conn.fetchval("SELECT count(*) FROM incident") == 0
+    finally:
+        await conn.close()
+
+
+async def _waiting_on_a_lock(conn: asyncpg.Connection) -> None:
+    """Returns once another session waits for a lock (polled with a deadline)."""
+    query = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+    async with asyncio.timeout(DEADLINE):
+        while not await conn.fetchval(query):  # noqa: ASYNC110 - PostgreSQL tells no event
+            await asyncio.sleep(0.01)
