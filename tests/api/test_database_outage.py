@@ -1,9 +1,11 @@
-"""While PostgreSQL cannot be reached, a request fails at once with a clear, coded error, and
-the server serves again by itself once it is back.
+"""While PostgreSQL cannot be reached, a request fails at once with a clear, coded error, a
+subscription keeps the changes it could not read yet, and the server serves again by itself
+once the database is back.
 
-The soak found it: during a restart of PostgreSQL the token check answered a bare 500 and the
-resolvers "Unexpected error.". Here the outage is real: the app reaches PostgreSQL through a
-TCP relay of ours, and cutting the relay drops every connection and refuses new ones."""
+The soak found these: during a restart of PostgreSQL the token check answered a bare 500, the
+resolvers "Unexpected error.", and subscriptions ended with ``complete``. Here the outage is
+real: the app reaches PostgreSQL through a TCP relay of ours, and cutting the relay drops every
+connection and refuses new ones."""
 
 from __future__ import annotations
 
