@@ -19,6 +19,7 @@ from gql_support.accounts.models import Role, User
 from gql_support.attachments.service import AttachmentStore
 from gql_support.demo import DEMO_PASSWORD, seed_if_empty
 from gql_support.errors import DomainError
+from gql_support.incidents import reminders
 from gql_support.live import bus
 from gql_support.notify import admin as outbox
 from gql_support.notify.models import OutboxStatus
@@ -235,7 +236,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     """Sends the outbox until SIGINT or SIGTERM (or, with --once, until nothing is due)."""
 
     async def work() -> int:
-        sender = OutboxWorker(settings)
+        sender = OutboxWorker(settings, reminders=reminders.for_worker(settings))
         if args.once:
             print(f"sent {await sender.drain()} email(s)")
             return 0

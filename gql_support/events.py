@@ -9,7 +9,7 @@ domain depends on them, not the other way round.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,3 +60,32 @@ class IncidentChanged:
     supporter_ids: tuple[int, ...] = ()
     supporters_before: tuple[int, ...] = ()
     watcher_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentDue:
+    """An incident with a due date, as a reminder or a digest tells it."""
+
+    incident_id: int
+    number: int
+    description: str
+    status: str
+    priority: str
+    due_date: datetime | None
+    reporter_id: int
+    assignee_id: int | None
+    assignee_name: str | None
+    supporter_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestDue:
+    """A manager's daily digest: the first overdue and unassigned incidents, and how many of
+    each there are in all."""
+
+    manager_id: int
+    day: date
+    overdue: tuple[IncidentDue, ...]
+    overdue_count: int
+    unassigned: tuple[IncidentDue, ...]
+    unassigned_count: int

@@ -186,6 +186,26 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         True, description="`serve` logs a line per HTTP request (off, it costs nothing)"
     )
+    reminder_lead_working_days: int = Field(
+        1,
+        ge=1,
+        le=30,
+        description='the worker emails "due soon" this many working days (Monday to Friday, in '
+        "`GQL_SUPPORT_DEFAULT_TIME_ZONE`) before an incident's due date",
+    )
+    digest_hour: int = Field(
+        8,
+        ge=0,
+        le=23,
+        description="hour of the day, in each manager's time zone, from which the worker emails "
+        "them the day's digest of overdue and unassigned incidents",
+    )
+    reminder_check_seconds: float = Field(
+        60.0,
+        ge=0.01,
+        allow_inf_nan=False,
+        description="how often a worker looks for reminders and digests that are due",
+    )
     statement_timeout: float = Field(
         5.0,
         ge=0,

@@ -61,6 +61,7 @@ from gql_support.api.session import cookie_token, sign_in, sign_out
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
 from gql_support.db import is_unavailable, tortoise_config
+from gql_support.incidents import reminders
 from gql_support.live import bus
 from gql_support.notify.worker import OutboxWorker, wake_on_commits
 from gql_support.settings import Settings
@@ -388,7 +389,7 @@ def _too_large(request: Request, limit: int) -> Response:
 async def outbox_sender(settings: Settings) -> AsyncIterator[OutboxWorker]:
     """Runs an outbox worker in the background, woken by every commit of this process, and
     stops it cleanly (the message in hand is finished, the rest released) on the way out."""
-    sender = OutboxWorker(settings)
+    sender = OutboxWorker(settings, reminders=reminders.for_worker(settings))
     wake = asyncio.Event()
     waker = asyncio.create_task(wake_on_commits(wake), name="outbox-wake")
     running = asyncio.create_task(sender.run(wake), name="outbox-sender")

@@ -109,6 +109,11 @@ class Incident(Model):
     status = fields.CharEnumField(IncidentStatus, max_length=16, default=IncidentStatus.NEW)
     status_rank = fields.SmallIntField()
     due_date = fields.DatetimeField(null=True)
+    # The due date for which the "due soon" and "overdue" reminders were sent (see
+    # ``reminders``): a new due date differs from them, and so arms them again. (Plain
+    # comments, as for ApiToken.expires_at.)
+    due_soon_sent_for = fields.DatetimeField(null=True)
+    overdue_sent_for = fields.DatetimeField(null=True)
     task = fields.CharField(max_length=500, null=True)
     reporter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="reported_incidents", on_delete=fields.RESTRICT, db_index=True
@@ -259,3 +264,21 @@ class IncidentEvent(Model):
 
     class Meta:
         table = "incident_event"
+
+
+class DigestSent(Model):
+    """A manager's daily digest, written for the day (in the manager's time zone) it covers: at
+    most one per manager and day, whichever worker gets there first."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="digests_sent", on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+
+    class Meta:
+        table = "digest_sent"
+        unique_together = (("user", "day"),)

@@ -19,6 +19,9 @@ SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
         "status": "[#{number}] {status}: {summary}",
         "comment": "[#{number}] New comment by {actor}: {summary}",
         NoticeReason.UPDATED: "[#{number}] Updated by {actor}: {summary}",
+        NoticeReason.DUE_SOON: "[#{number}] Due {due}: {summary}",
+        NoticeReason.OVERDUE: "[#{number}] Overdue since {due}: {summary}",
+        NoticeReason.DIGEST: "Daily digest, {day}: {overdue} overdue, {unassigned} unassigned",
     },
     "fr": {
         NoticeReason.PASSWORD_RESET: "Choisissez un nouveau mot de passe gql-support",
@@ -28,6 +31,9 @@ SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
         "status": "[#{number}] {status} : {summary}",
         "comment": "[#{number}] Nouveau commentaire de {actor} : {summary}",
         NoticeReason.UPDATED: "[#{number}] Modifié par {actor} : {summary}",
+        NoticeReason.DUE_SOON: "[#{number}] Échéance le {due} : {summary}",
+        NoticeReason.OVERDUE: "[#{number}] En retard depuis le {due} : {summary}",
+        NoticeReason.DIGEST: "Point du {day} : {overdue} en retard, {unassigned} sans attribution",
     },
 }
 
@@ -44,6 +50,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "type": "Type",
         "task": "Task",
         "references": "References",
+        "attachments": "Attached file",
     },
     "fr": {
         "status": "Statut",
@@ -57,6 +64,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "type": "Type",
         "task": "Tâche",
         "references": "Références",
+        "attachments": "Fichier joint",
     },
 }
 
@@ -100,6 +108,8 @@ VALUES: dict[str, dict[str, str]] = {
 
 #: Fields whose values are enum names, shown translated.
 ENUM_FIELDS = frozenset({"status", "impact", "urgency", "priority", "type"})
+#: Fields whose values are moments (ISO 8601), shown in the reader's locale and time zone.
+INSTANT_FIELDS = frozenset({"dueDate"})
 
 
 def language_of(locale: str) -> str:

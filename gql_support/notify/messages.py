@@ -2,6 +2,10 @@
 templates, a subject naming the incident and what happened, and the headers that make it
 thread, be recognised when resent, and be known as automatic.
 
+Each kind of email has its template, ``templates/<language>/<kind>.txt`` and ``.html``: a
+change to an incident (``message``), a due-date reminder (``reminder``), a manager's daily
+digest (``digest``). Dates, times and sizes read as the recipient reads them (``formats``).
+
 User text never breaks the message: the HTML templates are autoescaped, and every header
 value is folded onto one line before it is set.
 """
@@ -12,7 +16,7 @@ import base64
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
@@ -20,7 +24,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
-from gql_support.notify.catalog import ENUM_FIELDS, FIELDS, SUBJECTS, VALUES, language_of
+from gql_support.notify import formats
+from gql_support.notify.catalog import (
+    ENUM_FIELDS,
+    FIELDS,
+    INSTANT_FIELDS,
+    SUBJECTS,
+    VALUES,
+    language_of,
+)
 from gql_support.notify.models import NoticeReason
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -82,6 +94,21 @@ class Notice:
     payload: dict[str, Any]
     created_at: datetime
     recipient_id: int | None = None
+    #: The IANA name of the recipient's time zone, in which moments are shown.
+    time_zone: str = formats.FALLBACK_TIME_ZONE
+
+    @property
+    def template(self) -> str:
+        """The name of the templates this email is made from."""
+        return TEMPLATE_OF.get(self.reason, "message")
+
+
+#: The templates of each kind of email that is not about one change.
+TEMPLATE_OF = {
+    NoticeReason.DUE_SOON: "reminder",
+    NoticeReason.OVERDUE: "reminder",
+    NoticeReason.DIGEST: "digest",
+}
 
 
 def one_line(text: str) -> str:
@@ -103,30 +130,46 @@ def incident_link(public_url: str, number: int) -> str:
     return f"{public_url.rstrip('/')}/incidents/{number}"
 
 
-def _size_text(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _value(language: str, field: str, value: str | None) -> str | None:
+def _value(notice: Notice, language: str, field: str, value: str | None) -> str | None:
+    """A field's value as the recipient reads it: enum names translated, moments in their
+    locale and time zone, the rest (names, text) as it is."""
     if value is None or value == "":
         return None
     if field in ENUM_FIELDS:
         return VALUES[language].get(value, value)
+    if field in INSTANT_FIELDS:
+        return _moment(notice, value)
     return value
+
+
+def _moment(notice: Notice, value: str) -> str:
+    return formats.moment(value, locale=notice.locale, time_zone=notice.time_zone)
+
+
+def _summary(text: str) -> str:
+    summary = one_line(text)
+    return summary[: MAX_SUMMARY - 1] + "…" if len(summary) > MAX_SUMMARY else summary
 
 
 def subject_of(notice: Notice, language: str) -> str:
     """Names the incident and what happened, in the recipient's language."""
     payload = notice.payload
-    incident = payload["incident"]
     subjects = SUBJECTS[language]
-    summary = one_line(incident["summary"])
-    if len(summary) > MAX_SUMMARY:
-        summary = summary[: MAX_SUMMARY - 1] + "…"
+    if notice.reason is NoticeReason.DIGEST:
+        return one_line(
+            subjects[notice.reason].format(
+                day=formats.day(date.fromisoformat(payload["day"]), locale=notice.locale),
+                overdue=formats.count(payload["overdue_count"], locale=notice.locale),
+                unassigned=formats.count(payload["unassigned_count"], locale=notice.locale),
+            )
+        )
+    incident = payload["incident"]
+    summary = _summary(incident["summary"])
+    if notice.reason in (NoticeReason.DUE_SOON, NoticeReason.OVERDUE):
+        text = subjects[notice.reason].format(
+            number=incident["number"], summary=summary, due=_moment(notice, incident["due_date"])
+        )
+        return one_line(text)
     key: NoticeReason | str = notice.reason
     status = None
     if notice.reason is NoticeReason.UPDATED:
@@ -139,7 +182,7 @@ def subject_of(notice: Notice, language: str) -> str:
         number=incident["number"],
         summary=summary,
         actor=payload["actor"],
-        status=status and _value(language, "status", status["to"]),
+        status=status and _value(notice, language, "status", status["to"]),
     )
     return one_line(text)
 
@@ -174,11 +217,11 @@ _BLOCKS = ("head", "greeting", "body", "files", "closing")
 
 
 @cache
-def templates(language: str) -> tuple[Template, Template]:
-    """The text and HTML templates of a language."""
+def templates(language: str, kind: str = "message") -> tuple[Template, Template]:
+    """The text and HTML templates of a kind of email in a language."""
     return (
-        _environment.get_template(f"{language}/message.txt"),
-        _environment.get_template(f"{language}/message.html"),
+        _environment.get_template(f"{language}/{kind}.txt"),
+        _environment.get_template(f"{language}/{kind}.html"),
     )
 
 
@@ -193,9 +236,9 @@ def _blocks(template: Template, context: dict[str, Any], names: Iterable[str]) -
 
 
 @lru_cache(maxsize=4096)
-def _greeting(language: str, name: str) -> tuple[str, str]:
+def _greeting(language: str, kind: str, name: str) -> tuple[str, str]:
     """The greeting of the text and HTML parts: the same people get most of the email."""
-    text_template, html_template = templates(language)
+    text_template, html_template = templates(language, kind)
     context = {"name": name}
     return (
         _blocks(text_template, context, ["greeting"])["greeting"],
@@ -220,7 +263,8 @@ def _join(shared: dict[str, str], own: dict[str, str]) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class _Shared:
-    """What every recipient of one change reads alike, in one language, for one reason."""
+    """What every recipient of one change reads alike, in one locale and time zone, for one
+    reason."""
 
     #: The payload this was rendered from, compared by identity: the worker decodes the
     #: payload of a change's rows once, so they share it.
@@ -234,26 +278,27 @@ class Renderer:
     """Turns outbox rows into emails, one after the other.
 
     The rows of one change come one after the other, and their emails differ only in the
-    greeting, the download links and a few headers: the rest is rendered once per language
-    and reason and reused while the rows are about the same change, so that a Save/Send
-    that notifies ten people does not render its table of changes ten times.
+    greeting, the download links and a few headers: the rest is rendered once per locale,
+    time zone and reason and reused while the rows are about the same change, so that a
+    Save/Send that notifies ten people does not render its table of changes ten times.
     """
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
-        self._shared: dict[tuple[str, NoticeReason], _Shared] = {}
+        self._shared: dict[tuple[str, str, NoticeReason], _Shared] = {}
 
     def render(self, notice: Notice) -> Email:
         """The email for one outbox row, ready to send."""
         language = language_of(notice.locale)
         if notice.reason is NoticeReason.PASSWORD_RESET:
             return self._password_reset(notice, language)
-        shared = self._shared.get((language, notice.reason))
+        key = (notice.locale, notice.time_zone, notice.reason)
+        shared = self._shared.get(key)
         if shared is None or shared.payload is not notice.payload:
-            shared = self._shared[(language, notice.reason)] = self._render_shared(notice, language)
-        greeting_text, greeting_html = _greeting(language, notice.to_name)
+            shared = self._shared[key] = self._render_shared(notice, language)
+        greeting_text, greeting_html = _greeting(language, notice.template, notice.to_name)
         own_text, own_html = {"greeting": greeting_text}, {"greeting": greeting_html}
-        if notice.payload["attachments"]:
+        if notice.payload.get("attachments"):
             files = {"attachments": self._files(notice)}
             text_template, html_template = templates(language)
             own_text |= _blocks(text_template, files, ["files"])
@@ -301,7 +346,7 @@ class Renderer:
         return [
             {
                 **file,
-                "size_text": _size_text(int(file["size"])),
+                "size_text": formats.size(int(file["size"]), locale=notice.locale),
                 "link": None
                 if link is None or notice.recipient_id is None
                 else link(int(file["id"]), notice.recipient_id),
@@ -310,47 +355,117 @@ class Renderer:
         ]
 
     def _render_shared(self, notice: Notice, language: str) -> _Shared:
-        payload = notice.payload
-        incident = payload["incident"]
-        labels = FIELDS[language]
         subject = subject_of(notice, language)
         context = {
             "subject": subject,
             "reason": notice.reason.value,
-            "actor": payload["actor"],
-            "number": incident["number"],
-            "description": payload["description"],
-            "rows": [
-                {
-                    "label": labels.get(change["field"], change["field"]),
-                    "old": _value(language, change["field"], change["from"]),
-                    "new": _value(language, change["field"], change["to"]),
-                }
-                for change in payload["changes"]
-            ],
-            "comment": payload["comment"],
-            "references": payload["references"],
-            "link": incident_link(self.sender.public_url, incident["number"]),
             # Without files, the files block reads the same for all (nothing).
             "attachments": [],
+            **self._context(notice, language),
         }
         shared_blocks = [name for name in _BLOCKS if name != "greeting"]
-        text_template, html_template = templates(language)
-        thread = thread_id(incident["id"], self.sender.domain)
+        text_template, html_template = templates(language, notice.template)
+        headers = [("Subject", _header(subject)), ("From", self.sender.from_header)]
+        incident = notice.payload.get("incident")
+        if incident is not None:
+            thread = thread_id(incident["id"], self.sender.domain)
+            headers += [("In-Reply-To", thread), ("References", thread)]
+        headers += [
+            ("Auto-Submitted", "auto-generated"),
+            ("X-Auto-Response-Suppress", "All"),
+            ("Content-Language", language),
+        ]
         return _Shared(
-            payload=payload,
-            headers=[
-                ("Subject", _header(subject)),
-                ("From", self.sender.from_header),
-                ("In-Reply-To", thread),
-                ("References", thread),
-                ("Auto-Submitted", "auto-generated"),
-                ("X-Auto-Response-Suppress", "All"),
-                ("Content-Language", language),
-            ],
+            payload=notice.payload,
+            headers=headers,
             text=_blocks(text_template, context, shared_blocks),
             html=_blocks(html_template, context, shared_blocks),
         )
+
+    def _context(self, notice: Notice, language: str) -> dict[str, Any]:
+        """What the templates of the notice's kind show, in the recipient's words."""
+        if notice.template == "digest":
+            return self._digest_context(notice, language)
+        payload = notice.payload
+        incident = payload["incident"]
+        context = {
+            "number": incident["number"],
+            "link": incident_link(self.sender.public_url, incident["number"]),
+        }
+        if notice.template == "reminder":
+            return context | {
+                "summary": incident["summary"],
+                "due": _moment(notice, incident["due_date"]),
+                "status": _value(notice, language, "status", incident["status"]),
+                "rows": self._rows(notice, language, _fields_of(incident)),
+            }
+        return context | {
+            "actor": payload["actor"],
+            "description": payload["description"],
+            "rows": self._rows(
+                notice, language, [(c["field"], c["from"], c["to"]) for c in payload["changes"]]
+            ),
+            "comment": payload["comment"],
+            "references": payload["references"],
+        }
+
+    def _digest_context(self, notice: Notice, language: str) -> dict[str, Any]:
+        payload = notice.payload
+
+        def entries(name: str) -> list[dict[str, Any]]:
+            return [
+                {
+                    "number": entry["number"],
+                    "summary": entry["summary"],
+                    "link": incident_link(self.sender.public_url, entry["number"]),
+                    "rows": self._rows(notice, language, _fields_of(entry)),
+                }
+                for entry in payload[name]
+            ]
+
+        return {
+            "day": formats.day(date.fromisoformat(payload["day"]), locale=notice.locale),
+            "sections": [
+                {
+                    "name": name,
+                    "count": formats.count(payload[f"{name}_count"], locale=notice.locale),
+                    "entries": entries(name),
+                    "more": _more(payload[f"{name}_count"] - len(payload[name]), notice),
+                }
+                for name in ("overdue", "unassigned")
+            ],
+            "link": self.sender.public_url,
+        }
+
+    @staticmethod
+    def _rows(
+        notice: Notice, language: str, fields: Iterable[tuple[str, str | None, str | None]]
+    ) -> list[dict[str, str | None]]:
+        """Lines of "field: old → new" (or "field: value" with no old), in the reader's words."""
+        labels = FIELDS[language]
+        return [
+            {
+                "label": labels.get(field, field),
+                "old": _value(notice, language, field, old),
+                "new": _value(notice, language, field, new),
+            }
+            for field, old, new in fields
+        ]
+
+
+def _more(count: int, notice: Notice) -> str | None:
+    """How many more incidents a digest's list has than it shows, if any."""
+    return formats.count(count, locale=notice.locale) if count > 0 else None
+
+
+def _fields_of(entry: dict[str, Any]) -> list[tuple[str, None, str | None]]:
+    """The lines a reminder or a digest shows for an incident (``notify.queue.entry_of``)."""
+    return [
+        ("status", None, entry["status"]),
+        ("priority", None, entry["priority"]),
+        ("assignedTo", None, entry["assignee"]),
+        ("dueDate", None, entry["due_date"]),
+    ]
 
 
 def _compose(headers: list[tuple[str, str]], *, text: str, html: str) -> bytes:

@@ -29,6 +29,9 @@ class NoticeReason(StrEnum):
     ASSIGNED = "ASSIGNED"  # you were made Assigned To, or added to Supported By
     UPDATED = "UPDATED"  # something changed on an incident that concerns you
     PASSWORD_RESET = "PASSWORD_RESET"  # you asked for a link to set a new password
+    DUE_SOON = "DUE_SOON"  # an incident you work on is due within the lead time
+    OVERDUE = "OVERDUE"  # an incident you work on or manage is past its due date
+    DIGEST = "DIGEST"  # a manager's daily list of overdue and unassigned incidents
 
 
 class OutboxMessage(Model):
@@ -41,8 +44,8 @@ class OutboxMessage(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    # The incident the email is about; none for a password reset. (A plain comment: Tortoise's
-    # SQLite ALTER breaks on a field description.)
+    # The incident the email is about; none for a password reset or a digest. (A plain
+    # comment: Tortoise's SQLite ALTER breaks on a field description.)
     incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
         "models.Incident",
         related_name="outbox_messages",
@@ -58,6 +61,8 @@ class OutboxMessage(Model):
     to_address = fields.CharField(max_length=254)
     to_name = fields.CharField(max_length=200)
     locale = fields.CharField(max_length=35)
+    # And the time zone (an IANA name), in which the email shows dates and times.
+    time_zone = fields.CharField(max_length=64, default="UTC")
     payload: dict[str, object] = fields.JSONField()
     status = fields.CharEnumField(OutboxStatus, max_length=8, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)

@@ -3,16 +3,20 @@
 It reads a domain event (``gql_support.events.IncidentChanged``: the fields that changed as
 their history entries read, the comment, references and files the change added, and who stood
 where), never the incident's models, and freezes it into each row's payload, so the email
-tells what was committed even if the incident changes again before it is sent.
+tells what was committed even if the incident changes again before it is sent. Reminders
+(``IncidentDue``) and digests (``DigestDue``) come the same way, from
+``gql_support.incidents.reminders``, in the transaction that marks them sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from gql_support.accounts.models import Role, User
-from gql_support.events import IncidentChanged
-from gql_support.notify.models import OutboxMessage
+from gql_support.events import DigestDue, IncidentChanged, IncidentDue
+from gql_support.notify.models import NoticeReason, OutboxMessage
 from gql_support.notify.recipients import ChangeKind, Involvement, recipients
 
 #: Longest comment or description put in an email; the rest is behind the incident's link.
@@ -69,10 +73,7 @@ async def queue_notices(event: IncidentChanged) -> int:
     if not _tells_anything(event):
         return 0
     kind = _kind(event)
-    manager_ids: list[int] = []
-    if kind is ChangeKind.REPORT:
-        managers = User.filter(role=Role.MANAGER, is_active=True).values_list("id", flat=True)
-        manager_ids = [int(i) for i in await managers]  # type: ignore[call-overload]
+    manager_ids = await _active_manager_ids() if kind is ChangeKind.REPORT else []
     involvement = Involvement(
         kind=kind,
         actor_id=event.actor_id,
@@ -94,22 +95,91 @@ async def queue_notices(event: IncidentChanged) -> int:
     }
     people = {u.id: u for u in await User.filter(id__in=list(candidates), is_active=True)}
     chosen = recipients(involvement, people.keys())
-    if not chosen:
-        return 0
-    payload = payload_of(event)
+    if chosen:
+        await _write(event.incident_id, chosen, people, payload_of(event), event.at)
+    return len(chosen)
+
+
+async def _active_manager_ids() -> list[int]:
+    managers = User.filter(role=Role.MANAGER, is_active=True).values_list("id", flat=True)
+    return [int(i) for i in await managers]  # type: ignore[call-overload]
+
+
+async def _write(
+    incident_id: int | None,
+    chosen: Mapping[int, NoticeReason],
+    people: Mapping[int, User],
+    payload: dict[str, Any],
+    at: datetime,
+) -> None:
+    """One outbox row per chosen recipient, with their address, name, locale and time zone as
+    they are now."""
     await OutboxMessage.bulk_create(
         [
             OutboxMessage(
-                incident_id=event.incident_id,
+                incident_id=incident_id,
                 recipient_id=user_id,
                 reason=reason,
                 to_address=people[user_id].email,
                 to_name=people[user_id].name,
                 locale=people[user_id].locale,
+                time_zone=people[user_id].time_zone,
                 payload=payload,
-                next_attempt_at=event.at,
+                next_attempt_at=at,
             )
             for user_id, reason in chosen.items()
         ]
     )
+
+
+def entry_of(incident: IncidentDue) -> dict[str, Any]:
+    """An incident as a reminder or a digest shows it, as JSON."""
+    return {
+        "id": incident.incident_id,
+        "number": incident.number,
+        "summary": incident.description.split("\n", 1)[0][:200],
+        "status": incident.status,
+        "priority": incident.priority,
+        "assignee": incident.assignee_name,
+        "due_date": None if incident.due_date is None else incident.due_date.isoformat(),
+    }
+
+
+async def queue_reminder(incident: IncidentDue, kind: ChangeKind, *, at: datetime) -> int:
+    """Writes the rows of a due-soon or overdue reminder, in the caller's transaction (the
+    one that marks it sent); returns how many."""
+    manager_ids = await _active_manager_ids() if kind is ChangeKind.OVERDUE else []
+    involvement = Involvement(
+        kind=kind,
+        actor_id=None,
+        reporter_id=incident.reporter_id,
+        assignee_id=incident.assignee_id,
+        supporter_ids=incident.supporter_ids,
+        watcher_ids=(),
+        manager_ids=manager_ids,
+    )
+    candidates = {*incident.supporter_ids, *manager_ids}
+    if incident.assignee_id is not None:
+        candidates.add(incident.assignee_id)
+    people = {u.id: u for u in await User.filter(id__in=list(candidates), is_active=True)}
+    chosen = recipients(involvement, people.keys())
+    if chosen:
+        await _write(incident.incident_id, chosen, people, {"incident": entry_of(incident)}, at)
     return len(chosen)
+
+
+async def queue_digest(digest: DigestDue, *, at: datetime) -> int:
+    """Writes a manager's digest, in the caller's transaction (the one that marks it sent);
+    returns 1, or 0 if the manager is no longer an active one."""
+    manager = await User.get_or_none(id=digest.manager_id, role=Role.MANAGER, is_active=True)
+    if manager is None:
+        return 0
+    payload = {
+        "day": digest.day.isoformat(),
+        "overdue": [entry_of(i) for i in digest.overdue],
+        "overdue_count": digest.overdue_count,
+        "unassigned": [entry_of(i) for i in digest.unassigned],
+        "unassigned_count": digest.unassigned_count,
+    }
+    await _write(None, {manager.id: NoticeReason.DIGEST}, {manager.id: manager}, payload, at)
+    return 1

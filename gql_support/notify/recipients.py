@@ -19,6 +19,8 @@ from gql_support.notify.models import NoticeReason
 class ChangeKind(StrEnum):
     REPORT = "report"  # a new incident
     CHANGE = "change"  # assignment, status, comment, reference, Save/Send
+    DUE_SOON = "due soon"  # the due date is within the lead time (sent by the worker)
+    OVERDUE = "overdue"  # the due date has passed (sent by the worker)
 
 
 class Concern(StrEnum):
@@ -54,6 +56,14 @@ RULES: dict[ChangeKind, tuple[tuple[Concern, NoticeReason], ...]] = {
         (_C.WATCHER, _R.UPDATED),
         (_C.FORMER_ASSIGNEE, _R.UPDATED),
     ),
+    ChangeKind.DUE_SOON: (
+        (_C.ASSIGNEE, _R.DUE_SOON),
+        (_C.SUPPORTER, _R.DUE_SOON),
+    ),
+    ChangeKind.OVERDUE: (
+        (_C.ASSIGNEE, _R.OVERDUE),
+        (_C.MANAGER, _R.OVERDUE),
+    ),
 }
 
 #: Emails the actor still gets about their own change.
@@ -65,7 +75,8 @@ class Involvement:
     """Who stood where around one change, by user id (after the change, unless named before)."""
 
     kind: ChangeKind
-    actor_id: int
+    #: Who made the change; none for what the worker sends on its own.
+    actor_id: int | None
     reporter_id: int
     assignee_id: int | None
     supporter_ids: Collection[int]
@@ -101,7 +112,8 @@ class Involvement:
 
 
 def recipients(involvement: Involvement, active_ids: Collection[int]) -> dict[int, NoticeReason]:
-    """Each user to email about the change, with the email they get, by the rule table."""
+    """Each user to email about the change (or the due date), with the email they get, by the
+    rule table."""
     chosen: dict[int, NoticeReason] = {}
     for concern, reason in RULES[involvement.kind]:
         for user_id in sorted(involvement.people(concern)):

@@ -8,6 +8,10 @@ again, with the same Message-ID, so nothing is lost and a resend is recognisable
 
 A failed send is retried after an exponential, capped, jittered delay; after
 ``outbox_max_attempts`` tries (or at once, on a permanent 5xx refusal) the row is FAILED.
+
+Before it drains, at most every ``reminder_check_seconds`` of its clock, a worker given
+``reminders`` (``gql_support.incidents.reminders.queue_due``) has the reminders and digests
+due by then written to the outbox, so they go out with the rest.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import random
 import socket
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -42,6 +46,8 @@ from gql_support.settings import DEFAULT_PUBLIC_URL, Settings
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+#: Writes the reminders due at a moment to the outbox; returns how many rows it wrote.
+Reminders = Callable[[datetime], Awaitable[int]]
 _jitter = random.Random()
 
 
@@ -120,7 +126,12 @@ class OutboxWorker:
     """Drains the outbox; several may run at once, in one process or many."""
 
     def __init__(
-        self, settings: Settings, *, mailer: Mailer | None = None, clock: Clock = _utcnow
+        self,
+        settings: Settings,
+        *,
+        mailer: Mailer | None = None,
+        clock: Clock = _utcnow,
+        reminders: Reminders | None = None,
     ) -> None:
         self.settings = settings
         self.mailer = mailer or mailer_for(settings.smtp_url, settings.mail_dir)
@@ -139,8 +150,25 @@ class OutboxWorker:
         )
         self.renderer = Renderer(self.sender)
         self.clock = clock
+        self.reminders = reminders
+        self._reminders_next: datetime | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.stopping = asyncio.Event()
+
+    async def queue_reminders(self) -> int:
+        """Has the reminders due by now written to the outbox, if it is time to look again;
+        returns how many rows that made. A failure is logged: email goes on meanwhile."""
+        now = self.clock()
+        if self.reminders is None or (
+            self._reminders_next is not None and now < self._reminders_next
+        ):
+            return 0
+        self._reminders_next = now + timedelta(seconds=self.settings.reminder_check_seconds)
+        try:
+            return await self.reminders(now)
+        except Exception:
+            log.exception("writing the due reminders failed; trying again at the next check")
+            return 0
 
     async def claim(self) -> list[Claimed]:
         """Leases a batch of due rows to this worker and returns them, oldest first.
@@ -233,6 +261,7 @@ class OutboxWorker:
         previous: _Outcome | None = None
         current: _Outcome | None = None
         following: asyncio.Future[list[Claimed]] | None = None
+        await self.queue_reminders()
         try:
             rows = await self.claim()
             while rows and not self.stopping.is_set():
@@ -352,7 +381,8 @@ WHERE id IN (
     WHERE status = {p}3 AND next_attempt_at <= {p}4 AND (lease_until IS NULL OR lease_until < {p}4)
     ORDER BY id LIMIT {p}5 {lock}
 )
-RETURNING id, attempts, reason, to_address, to_name, locale, payload, created_at, recipient_id
+RETURNING id, attempts, reason, to_address, to_name, locale, time_zone, payload, created_at,
+    recipient_id
 """
 _SENT = """
 UPDATE {table} SET status = {p}1, sent_at = {p}2, lease_until = NULL, last_error = NULL
@@ -381,6 +411,7 @@ def _claimed(
             to_address=values["to_address"],
             to_name=values["to_name"],
             locale=values["locale"],
+            time_zone=values["time_zone"],
             payload=payload,
             created_at=datetime.fromisoformat(created_at)
             if isinstance(created_at, str)

@@ -256,7 +256,7 @@ async def test_save_send_with_several_changes_is_one_email_per_recipient_listing
         "Task: Export step",
         "Impact: Medium → High",
         "Priority: Normal → High",
-        "Due date: 2030-01-01T00:00:00+00:00",
+        "Due date: Jan 1, 2030, 12:00\u202fAM",
         "Fixed in the new release",
         f"https://desk.example.com/incidents/{n}",
     ):
