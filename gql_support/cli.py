@@ -257,8 +257,8 @@ def outbox_list(settings: Settings, args: argparse.Namespace) -> int:
         print("id\tstatus\tattempts\tincident\treason\trecipient\tnext attempt\tlast error")
         for row in rows:
             error = (row.last_error or "").replace("\n", " ")
+            # A password reset or a digest is about no incident.
             incident = row.payload.get("incident")
-            # A password reset is about no incident.
             number = incident["number"] if isinstance(incident, dict) else "-"
             print(
                 f"{row.id}\t{row.status}\t{row.attempts}\t{number}"

@@ -22,6 +22,7 @@ from gql_support.accounts.models import ApiToken
 from gql_support.incidents.models import (
     IncidentCounter,
 )
+from gql_support.notify.models import NoticeReason, OutboxMessage
 from gql_support.settings import Settings
 from tests.conftest import _pg_admin, _pg_url
 
@@ -175,5 +176,61 @@ async def test_tokens_issued_before_expiry_existed_get_the_default_lifetime(
         assert token.expires_at is not None
         left = token.expires_at - datetime.now(UTC)
         assert timedelta(days=29) < left <= timedelta(days=30)
+    finally:
+        await db.close_database()
+
+
+async def test_queued_email_survives_the_reminders_migration_in_utc(
+    backend: str, empty_database: Settings
+) -> None:
+    # Given a database at the migration before reminders, with an email queued
+    folder = empty_database.sqlite_directory()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    config = db.tortoise_config(empty_database)
+    await run_migrations(config=config, target="models.0009_search_vector")
+    await Tortoise.close_connections()
+    await db.open_database(empty_database)
+    try:
+        conn = connections.get("default")
+        p = ["?"] * 3 if backend == "sqlite" else ["$1", "$2", "$3"]
+        await conn.execute_query(
+            'INSERT INTO "user" (name, email, role, locale, time_zone, is_active, created_at) '
+            f"VALUES ('Old', 'old@example.com', 'USER', 'fr', 'UTC', {p[0]}, CURRENT_TIMESTAMP)",
+            [True],
+        )
+        await conn.execute_query(
+            "INSERT INTO incident (number, description, type, impact, urgency, priority, "
+            "priority_rank, status, status_rank, reporter_id, version, search_document, "
+            "created_at, updated_at) VALUES (1, 'Old', 'DEFECT', 'MEDIUM', 'MEDIUM', 'NORMAL', "
+            "2, 'NEW', 0, 1, 1, 'Old', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+        await conn.execute_query(
+            "INSERT INTO outbox_message (incident_id, recipient_id, reason, to_address, to_name, "
+            "locale, payload, status, attempts, next_attempt_at, created_at) VALUES (1, 1, "
+            f"'RECEIPT', 'old@example.com', 'Old', 'fr', {p[0]}, 'PENDING', 0, {p[1]}, {p[2]})",
+            ['{"incident": {"number": 1}}', datetime.now(UTC), datetime.now(UTC)],
+        )
+    finally:
+        await db.close_database()
+
+    # When the rest of the migrations run
+    await db.migrate(empty_database)
+
+    # Then the queued email is still there, to be shown in UTC, and a digest needs no incident
+    await db.open_database(empty_database)
+    try:
+        (queued,) = await OutboxMessage.all()
+        assert (queued.incident_id, queued.time_zone) == (1, "UTC")
+        await OutboxMessage.create(
+            incident_id=None,
+            recipient_id=1,
+            reason=NoticeReason.DIGEST,
+            to_address="old@example.com",
+            to_name="Old",
+            locale="fr",
+            payload={},
+            next_attempt_at=datetime.now(UTC),
+        )
     finally:
         await db.close_database()

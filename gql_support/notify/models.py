@@ -62,7 +62,7 @@ class OutboxMessage(Model):
     to_name = fields.CharField(max_length=200)
     locale = fields.CharField(max_length=35)
     # And the time zone (an IANA name), in which the email shows dates and times.
-    time_zone = fields.CharField(max_length=64, default="UTC")
+    time_zone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     payload: dict[str, object] = fields.JSONField()
     status = fields.CharEnumField(OutboxStatus, max_length=8, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)
