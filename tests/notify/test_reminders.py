@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gql_support.accounts.models import Role, User
+from gql_support.accounts.models import Role
 from gql_support.incidents import reminders, service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import Incident, IncidentStatus
@@ -19,7 +19,8 @@ from gql_support.incidents.reminders import due_soon_from
 from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
 from gql_support.notify.worker import OutboxWorker
 from gql_support.settings import Settings
-from tests.conftest import MakePerson, Person, start_cli
+from tests.conftest import GraphQLClient, MakePerson, Person, start_cli
+from tests.documents import REPORT, SAVE
 from tests.notify.conftest import Clock, SmtpServer
 
 #: Wednesday 2 December 2026, 09:00 UTC.
@@ -45,10 +46,7 @@ def reminder_worker(mail_settings: Settings, clock: Clock) -> Any:
 
 
 async def _person(make_person: MakePerson, role: Role, *, time_zone: str = "UTC") -> Person:
-    person = await make_person(role)
-    await User.filter(id=person.user.id).update(time_zone=time_zone)
-    person.user = await User.get(id=person.user.id)
-    return person
+    return await make_person(role, time_zone=time_zone)
 
 
 async def _reasons() -> Counter[tuple[str, int, int | None]]:
@@ -185,6 +183,58 @@ async def test_on_hold_and_finished_incidents_get_no_reminder_and_a_new_due_date
         for (reason, user, incident), count in (await _reasons()).items()
         if incident == working.id and user == agent.user.id
     } == {("OVERDUE", 2), ("DUE_SOON", 1)}
+
+
+async def test_a_due_date_set_and_moved_through_the_api_arms_the_reminders(
+    gql: GraphQLClient,
+    make_person: MakePerson,
+    reminder_worker: Any,
+    clock: Clock,
+    smtp: SmtpServer,
+) -> None:
+    # Given an incident reported through the API, due at 10:00 in Paris on Wednesday
+    manager = await _person(make_person, Role.MANAGER)
+    agent = await _person(make_person, Role.AGENT, time_zone="Europe/Paris")
+    report = {"description": "VPN drops", "assignedToId": agent.id}
+    data = await gql.execute(
+        REPORT, {"input": report | {"dueDate": "2026-12-02T10:00:00+01:00"}}, as_=manager
+    )
+    incident_id = data["reportIncident"]["incident"]["id"]
+    worker = reminder_worker(digest_hour=23)
+
+    def reminders_to(person: Person) -> list[str]:
+        return [
+            str(r.message["Subject"])
+            for r in smtp.inbox.to(person.user.email)
+            if " Due " in str(r.message["Subject"]) or "Overdue" in str(r.message["Subject"])
+        ]
+
+    # When the worker runs at that moment
+    await worker.drain()
+    # Then the assignee is told it is overdue, in their time zone
+    assert reminders_to(agent) == ["[#1] Overdue since Dec 2, 2026, 10:00 AM: VPN drops"]
+
+    # When the due date moves to Monday 09:00 UTC through the API, and the days pass
+    moved = {"incidentId": incident_id, "dueDate": "2026-12-07T09:00:00Z"}
+    data = await gql.execute(SAVE, {"input": moved}, as_=manager)
+    assert data["saveIncident"]["errors"] == []
+    for moment in (
+        datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+        datetime(2026, 12, 7, 9, 0, tzinfo=UTC),
+    ):
+        clock.now = moment
+        await worker.drain()
+
+    # Then it was due soon on Friday and overdue on Monday, each told once
+    assert reminders_to(agent) == [
+        "[#1] Overdue since Dec 2, 2026, 10:00 AM: VPN drops",
+        "[#1] Due Dec 7, 2026, 10:00 AM: VPN drops",
+        "[#1] Overdue since Dec 7, 2026, 10:00 AM: VPN drops",
+    ]
+    assert reminders_to(manager) == [
+        "[#1] Overdue since Dec 2, 2026, 9:00 AM: VPN drops",
+        "[#1] Overdue since Dec 7, 2026, 9:00 AM: VPN drops",
+    ]
 
 
 async def test_each_manager_gets_one_digest_a_day_at_the_hour_of_their_time_zone(
