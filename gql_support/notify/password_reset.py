@@ -18,6 +18,7 @@ async def queue_reset_email(*, user: User, salt: str, lifetime: timedelta) -> No
         to_address=user.email,
         to_name=user.name,
         locale=user.locale,
+        time_zone=user.time_zone,
         payload={"salt": salt, "minutes": round(lifetime.total_seconds() / 60)},
         next_attempt_at=datetime.now(UTC),
     )

@@ -99,6 +99,7 @@ KINDS: dict[str, tuple[NoticeReason, dict[str, Any]]] = {
     ),
     "due_soon": (NoticeReason.DUE_SOON, {"incident": ENTRY}),
     "overdue": (NoticeReason.OVERDUE, {"incident": ENTRY}),
+    "password_reset": (NoticeReason.PASSWORD_RESET, {"salt": "s4lt", "minutes": 30}),
     "digest": (
         NoticeReason.DIGEST,
         {
@@ -146,6 +147,7 @@ def render(kind: str, language: str) -> str:
         mail_from="Desk <desk@support.example.com>",
         public_url="https://desk.example.com",
         file_link=lambda file_id, user_id: f"https://desk.example.com/files/{file_id}?u={user_id}",
+        reset_link=lambda salt: f"https://desk.example.com/reset-password?token={salt}.signed",
     )
     notice = Notice(
         id=1,
