@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -178,6 +178,36 @@ def incidents_where(predicate: Predicate) -> QuerySet[Incident]:
     return _where(Incident.all(), predicate)
 
 
+#: Every column of an incident but its search text.
+_LISTED_FIELDS = (
+    *(name for name in Incident._meta.fields_db_projection if name != "search_document"),
+    *(f"{name}_id" for name in sorted(Incident._meta.fk_fields)),
+)
+
+
+def _in_order(
+    query: QuerySet[Incident], order: IncidentOrder, after: tuple[Any, int] | None
+) -> QuerySet[Incident]:
+    """The incidents in a total order (the sort field, then id), from past the position
+    ``after`` (a sort value and an id) when given."""
+    column = _SORT_COLUMN[order.field]
+    if order.field is OrderField.DUE_DATE:
+        query = query.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
+    if after is not None:
+        value, last_id = after
+        beyond = "lt" if order.descending else "gt"
+        past: dict[str, Any] = {f"{column}__{beyond}": value}
+        tied: dict[str, Any] = {column: value, f"id__{beyond}": last_id}
+        query = query.filter(Q(**past) | Q(**tied))
+    sign = "-" if order.descending else ""
+    return query.order_by(f"{sign}{column}", f"{sign}id")
+
+
+def _position(incident: Incident, order: IncidentOrder) -> tuple[Any, int]:
+    """Where an incident read by ``_in_order`` stands in that order."""
+    return getattr(incident, _SORT_COLUMN[order.field]), incident.id
+
+
 async def list_incidents(
     *,
     incident_filter: IncidentFilter | None = None,
@@ -188,26 +218,16 @@ async def list_incidents(
     """A page of the dashboard: filtered, in a total order (the sort field, then id)."""
     order = order or IncidentOrder()
     size = _page_size(first)
-    column = _SORT_COLUMN[order.field]
     base = filtered_incidents(incident_filter)
-    query = base
-    if order.field is OrderField.DUE_DATE:
-        query = query.annotate(due_sort=Coalesce("due_date", _NO_DUE_DATE))
-    if after is not None:
-        value, last_id = _cursor_position(after, order.field)
-        beyond = "lt" if order.descending else "gt"
-        past: dict[str, Any] = {f"{column}__{beyond}": value}
-        tied: dict[str, Any] = {column: value, f"id__{beyond}": last_id}
-        query = query.filter(Q(**past) | Q(**tied))
-    sign = "-" if order.descending else ""
-    rows = await query.order_by(f"{sign}{column}", f"{sign}id").limit(size + 1)
+    position = None if after is None else _cursor_position(after, order.field)
+    rows = await _in_order(base, order, position).limit(size + 1)
     items = rows[:size]
 
     def cursor(incident: Incident) -> str:
-        value = getattr(incident, column)
+        value, incident_id = _position(incident, order)
         if isinstance(value, datetime):
             value = value.isoformat()
-        return _encode_cursor([order.field.value, value, incident.id])
+        return _encode_cursor([order.field.value, value, incident_id])
 
     return Page(
         items=items,
@@ -216,6 +236,27 @@ async def list_incidents(
         has_previous_page=after is not None,
         total_count=base.count,
     )
+
+
+async def incidents_in_batches(
+    *,
+    incident_filter: IncidentFilter | None,
+    order: IncidentOrder,
+    batch_size: int,
+    now: datetime,
+) -> AsyncIterator[list[Incident]]:
+    """Every incident of the dashboard's list, in its order, ``batch_size`` at a time: each
+    batch is one keyset query, as the next page would be ("overdue" judged once, at ``now``).
+    Their search text (every comment's words) is left unread."""
+    base = incidents_where(predicate_of(incident_filter, now=now)).only(*_LISTED_FIELDS)
+    position: tuple[Any, int] | None = None
+    while True:
+        batch = await _in_order(base, order, position).limit(batch_size)
+        if batch:
+            yield batch
+        if len(batch) < batch_size:
+            return
+        position = _position(batch[-1], order)
 
 
 @dataclass(frozen=True, kw_only=True)
