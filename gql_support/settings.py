@@ -278,6 +278,25 @@ class Settings(BaseSettings):
         description="send OpenTelemetry traces of every operation to this OTLP/HTTP collector "
         "(e.g. `http://127.0.0.1:4318/v1/traces`); needs `pip install 'gql-support[otel]'`",
     )
+    export_link_ttl: int = Field(
+        300, ge=1, description="seconds an `exportIncidents` download link stays valid"
+    )
+    export_max_rows: int = Field(
+        200_000,
+        ge=1,
+        description="most incidents in one export (XLSX stops at 1,048,575 whatever this says); "
+        "a larger view is refused with `TOO_LARGE`",
+    )
+    exports_per_minute: float = Field(
+        1.0,
+        ge=0.01,
+        allow_inf_nan=False,
+        description="exports (file downloads) per user, on average…",
+    )
+    export_burst: int = Field(5, ge=1, description="…in bursts of at most this many")
+    exports_at_once: int = Field(
+        2, ge=1, description="exports written at once per process; more are refused with 503"
+    )
 
     @model_validator(mode="before")
     @classmethod

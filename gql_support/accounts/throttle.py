@@ -1,6 +1,7 @@
 """Rate limits shared by every server process: growing waits after login attempts (per account
-and per client address), a budget of writes per user that no person meets but a script does,
-and an hourly allowance of password reset emails (per address asked about and per client).
+and per client address), budgets of writes and of exports per user that no person meets but a
+script does, and an hourly allowance of password reset emails (per address asked about and per
+client).
 
     Counter         one key's state: hits, blocked until, last update (seconds since the epoch)
     rules           pure steps: (counter, now) -> (counter to keep or None to forget, wait or None)
@@ -196,6 +197,8 @@ class Throttle:
         write_burst: int = 30,
         resets_per_hour: int = 3,
         resets_per_hour_per_address: int = 20,
+        exports_per_minute: float = 1.0,
+        export_burst: int = 5,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -208,6 +211,8 @@ class Throttle:
         self._reset_address = spend(
             per_minute=resets_per_hour_per_address / 60, burst=resets_per_hour_per_address
         )
+        self._export = spend(per_minute=exports_per_minute, burst=export_burst)
+        self._export_keep = 60 * export_burst / exports_per_minute
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Throttle:
@@ -223,6 +228,8 @@ class Throttle:
             write_burst=settings.write_burst,
             resets_per_hour=settings.password_resets_per_hour,
             resets_per_hour_per_address=settings.password_resets_per_hour_per_address,
+            exports_per_minute=settings.exports_per_minute,
+            export_burst=settings.export_burst,
         )
 
     async def begin_login(self, *, email: str, address: str | None) -> None:
@@ -269,6 +276,14 @@ class Throttle:
             wait = await self.store.step(key, rule, now=now, keep_for=3600.0)
             if wait is not None:
                 raise RateLimited("too many password reset requests", retry_after=math.ceil(wait))
+
+    async def spend_export(self, *, user_id: int) -> None:
+        """Takes one export from the user's budget; RateLimited when it is spent."""
+        wait = await self.store.step(
+            f"export:{user_id}", self._export, now=self.clock(), keep_for=self._export_keep
+        )
+        if wait is not None:
+            raise RateLimited("too many exports in a short time", retry_after=math.ceil(wait))
 
     async def close(self) -> None:
         await self.store.close()

@@ -1,6 +1,6 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
-WebSocket, with GraphiQL, and multipart uploads), attachment downloads, and, for the app's
-lifetime, the database, the live-update bus and the email sender.
+WebSocket, with GraphiQL, and multipart uploads), attachment downloads, exports and, for the
+app's lifetime, the database, the live-update bus and the email sender.
 
 Before Strawberry sees an HTTP request: a body over its limit is refused with 413 (a JSON
 body at ``max_body_bytes``, an upload at what its files may add up to), and an upload from
@@ -55,12 +55,14 @@ from gql_support.accounts.throttle import Throttle
 from gql_support.api import probes, tracing
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.errors import UNAVAILABLE_MESSAGE
+from gql_support.api.exports import Exports, download_export
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
 from gql_support.api.schema import build_schema
 from gql_support.api.session import cookie_token, sign_in, sign_out
 from gql_support.api.uploads import MAX_FORM_FIELD, csrf_refusal, download
 from gql_support.attachments.service import AttachmentStore
 from gql_support.db import is_unavailable, tortoise_config
+from gql_support.exports.links import PATH as EXPORT_PATH
 from gql_support.incidents import reminders
 from gql_support.live import bus
 from gql_support.notify.worker import OutboxWorker, wake_on_commits
@@ -215,6 +217,7 @@ class GraphQLView(GraphQL[Context, None]):
         accounts: AccountOptions,
         max_body_bytes: int,
         assets: Assets,
+        exports: Exports,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -224,6 +227,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.throttle = throttle
         self.token_lifetime = token_lifetime
         self.accounts = accounts
+        self.exports = exports
         #: How to stop tracking each open WebSocket, by its ASGI scope.
         self._untrack: dict[int, Callable[[], None]] = {}
         self.max_body_bytes = max_body_bytes
@@ -333,6 +337,7 @@ class GraphQLView(GraphQL[Context, None]):
             throttle=self.throttle,
             token_lifetime=self.token_lifetime,
             accounts=self.accounts,
+            exports=self.exports,
             token_id=request.user.session.token_id if isinstance(request.user, Viewer) else None,
         )
 
@@ -437,6 +442,7 @@ def create_app(
     accounts.hashing.resize(settings.password_hashes_at_once)
     tracer = tracing.tracer_provider(settings)
     assets = Assets.load()
+    exports = Exports.from_settings(settings)
     graphql = GraphQLView(
         build_schema(settings, tracer_provider=tracer),
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -454,6 +460,7 @@ def create_app(
         ),
         max_body_bytes=settings.max_body_bytes,
         assets=assets,
+        exports=exports,
     )
 
     async def attachment(request: Request) -> Response:
@@ -471,6 +478,9 @@ def create_app(
             lifetime=timedelta(seconds=settings.token_lifetime_seconds),
             secure=(settings.public_url or str(request.base_url)).startswith("https:"),
         )
+
+    async def export(request: Request) -> Response:
+        return await download_export(request, exports, limits, _viewer(request))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -507,6 +517,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/attachments/{attachment_id:int}", attachment),
+            Route(EXPORT_PATH, export),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", probes.health),
             Route("/readyz", probes.ready),

@@ -17,6 +17,7 @@ from gql_support.accounts.models import User
 from gql_support.accounts.reset import ResetSigner
 from gql_support.accounts.throttle import Throttle
 from gql_support.api.dataloaders import Loaders
+from gql_support.api.exports import Exports
 from gql_support.attachments.service import AttachmentStore
 
 
@@ -45,6 +46,8 @@ class Context:
     #: How long a token from ``login`` lasts.
     token_lifetime: timedelta
     accounts: AccountOptions
+    #: Signs export links, and bounds exports.
+    exports: Exports
     #: The id of the token the viewer signed in with (for ``logout``, and to re-check it).
     token_id: int | None = None
     loaders: Loaders = field(default_factory=Loaders)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 import strawberry
 from strawberry.permission import BasePermission
@@ -11,7 +12,7 @@ from strawberry.types.nodes import SelectedField, Selection
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role
 from gql_support.api.context import Info
-from gql_support.api.errors import IsAuthenticated
+from gql_support.api.errors import IsAuthenticated, UserError, UserErrors
 from gql_support.api.ids import parse_global_id
 from gql_support.api.inputs import IncidentFilter, IncidentOrder
 from gql_support.api.types import (
@@ -30,6 +31,8 @@ from gql_support.api.types import (
     ViewerDependent,
 )
 from gql_support.attachments import models as attachments
+from gql_support.exports import service as exports
+from gql_support.exports.view import ExportFormat, ExportView
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
 
@@ -120,6 +123,21 @@ async def _page_values(
     )
 
 
+@strawberry.type(description="A download link to the dashboard's list as a file.")
+class ExportIncidentsPayload:
+    url: str | None = strawberry.field(
+        description="GET it (a browser link works: no token needed) before expiresAt; it is "
+        "valid for the viewer only."
+    )
+    format: ExportFormat | None
+    expires_at: datetime | None
+    row_count: int | None = strawberry.field(
+        description="How many incidents the view holds now (the file holds those of the moment "
+        "it is fetched)."
+    )
+    errors: list[UserError]
+
+
 @strawberry.type
 class Query:
     node: Node | None = strawberry.field(resolver=_node, permission_classes=_signed_in)
@@ -189,3 +207,36 @@ class Query:
             incident_filter=None if filter is None else filter.to_domain()
         )
         return Dashboard.from_figures(figures)
+
+    @strawberry.field(
+        permission_classes=_signed_in,
+        extensions=[UserErrors()],
+        description="The incidents that `incidents` would list with this filter and order, "
+        "every page of them, as an XLSX or CSV file to download.",
+        directives=[ViewerDependent()],
+    )
+    async def export_incidents(
+        self,
+        info: Info,
+        filter: IncidentFilter | None = None,
+        order_by: IncidentOrder | None = None,
+        *,
+        format: ExportFormat,
+    ) -> ExportIncidentsPayload:
+        viewer = info.context.viewer
+        assert viewer is not None, "guarded by IsAuthenticated"
+        view = ExportView(
+            incident_filter=None if filter is None else filter.to_domain(),
+            order=queries.IncidentOrder() if order_by is None else order_by.to_domain(),
+            format=format,
+        )
+        setup = info.context.exports
+        count = await exports.check_size(view, max_rows=setup.max_rows)
+        link = setup.links.make(view, user_id=viewer.id)
+        return ExportIncidentsPayload(
+            url=setup.links.url(link, base_url=info.context.base_url),
+            format=format,
+            expires_at=setup.links.expires_at(link),
+            row_count=count,
+            errors=[],
+        )

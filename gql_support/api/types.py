@@ -18,6 +18,7 @@ from gql_support.api.context import Info
 from gql_support.api.dataloaders import PageKey, PageResult
 from gql_support.api.ids import to_global_id
 from gql_support.attachments import models as attachments
+from gql_support.exports.view import ExportFormat
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
 from gql_support.incidents.models import (
@@ -31,7 +32,16 @@ from gql_support.incidents.models import (
 from gql_support.incidents.workflow import allowed_targets, parties_of
 
 # The domain's enums are the GraphQL enums, under the same names.
-for _enum in (Role, IncidentStatus, Priority, Impact, Urgency, IncidentType, IncidentEventKind):
+for _enum in (
+    Role,
+    IncidentStatus,
+    Priority,
+    Impact,
+    Urgency,
+    IncidentType,
+    IncidentEventKind,
+    ExportFormat,
+):
     strawberry.enum(_enum)
 
 

@@ -84,6 +84,11 @@ class Desk:
 
 @pytest.fixture
 async def desk(make_person: MakePerson) -> Desk:
+    return await make_desk(make_person)
+
+
+async def make_desk(make_person: MakePerson) -> Desk:
+    """The five incidents of ``Desk`` (also exported in tests/api/test_export.py)."""
     rita = await make_person(Role.USER, name="Rita Reporter")
     olga = await make_person(Role.USER, name="Olga Other")
     max_ = await make_person(Role.MANAGER, name="Max Manager")
