@@ -4,6 +4,7 @@ cells; links are refused when forged, altered, expired or someone else's; export
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -470,3 +471,55 @@ async def test_exports_are_rate_limited_per_user(bounded: httpx.AsyncClient, des
     assert refused.json()["code"] == "RATE_LIMITED"
     assert int(refused.headers["retry-after"]) > 0
     assert theirs.status_code == 200
+
+
+async def test_exports_beyond_the_per_process_limit_are_told_to_come_back(
+    settings: Settings, desk: Desk
+) -> None:
+    app = create_app(settings.model_copy(update={"exports_at_once": 1}), manage_database=False)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    client = GraphQLClient(http)
+    url = await export_url(client, desk.max, "CSV")
+    path, query = _link_parts(url)
+    # A client that reads the first piece of its file and then stalls, holding the export.
+    started, release = asyncio.Event(), asyncio.Event()
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        await release.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            started.set()
+            await release.wait()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urlencode(query).encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    held = asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+    await started.wait()
+
+    busy = await http.get(url)
+    release.set()
+    await held
+    again = await http.get(url)
+    await http.aclose()
+
+    assert busy.status_code == 503
+    assert busy.json()["code"] == "BUSY"
+    assert busy.headers["retry-after"] == "30"
+    assert again.status_code == 200
