@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
@@ -56,6 +57,8 @@ TOO_SLOW_CLOSE_CODE = 4008
 
 _END = object()
 _TOO_SLOW = object()
+
+logger = logging.getLogger(__name__)
 
 
 def shareable(query: str | None, operation_name: str | None) -> DocumentNode | None:
@@ -178,6 +181,12 @@ class _Broadcast:
                         self._end(subscriber, _END)
                     elif not subscriber.offer(result, size):
                         self._end(subscriber, _TOO_SLOW)
+        except Exception:
+            # The execution stopped on an error of its own (the per-event check could not
+            # reach a restarting database, say): its subscribers are told to reconnect and read
+            # again (4008), as when they lag, never a "complete" that looks like a normal end.
+            logger.exception("a shared subscription stopped; its subscribers must reconnect")
+            ending = _TOO_SLOW
         finally:
             self.registry.pop(self.key, None)
             for subscriber in list(self.subscribers):
