@@ -18,7 +18,8 @@ else from a query that reads the database).
 
 Afterwards the checker proves, from the database and the SMTP server's counts:
 - every acknowledged change is in the database exactly once, every refused or failed one left
-  nothing (a request lost with its server may have committed: at most once);
+  nothing (a request lost with its server, or answered ``OUTCOME_UNKNOWN`` because the database
+  went away during its commit, may have committed: at most once);
 - each incident's history replays to its status, and its version counts its changes;
 - each subscriber saw every change committed while it was connected, or was told it fell behind;
 - every outbox row was sent, and each Message-ID reached the SMTP server exactly once.
@@ -267,7 +268,7 @@ async def wait_ready(servers: list[Server], token: str, within: float = 60) -> f
 class Op:
     kind: str
     marker: str | None
-    outcome: str  # ok, refused, error, lost
+    outcome: str  # ok, refused, error, unknown (OUTCOME_UNKNOWN), lost
     seconds: float
     detail: str = ""
 
@@ -315,7 +316,8 @@ async def send(
     if response.status_code != 200 or body.get("errors") or not body.get("data"):
         codes = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
         detail = f"{response.status_code} {codes}"
-        soak.ops.append(Op(kind, marker, "error", seconds, detail))
+        outcome = "unknown" if "OUTCOME_UNKNOWN" in codes else "error"
+        soak.ops.append(Op(kind, marker, outcome, seconds, detail))
         return None
     payload = next(iter(body["data"].values()))
     if isinstance(payload, dict) and payload.get("errors"):
@@ -457,8 +459,8 @@ async def check(database_url: str, soak: Soak, subs: list[Subscriber], smtp: Cou
                 problems.append(
                     f"{op.outcome} {op.kind} {op.marker} left {count} rows ({op.detail})"
                 )
-            if op.outcome == "lost" and count > 1:
-                problems.append(f"lost {op.kind} {op.marker} is there {count} times")
+            if op.outcome in ("unknown", "lost") and count > 1:
+                problems.append(f"{op.outcome} {op.kind} {op.marker} is there {count} times")
         changes = await conn.fetch("SELECT incident_id, event_ids, created_at FROM incident_change")
         per_incident = Counter(row["incident_id"] for row in changes)
         for incident in await conn.fetch("SELECT id, status, version FROM incident"):
@@ -594,7 +596,8 @@ async def postgres_soak(args: argparse.Namespace, folder: Path) -> bool:
                 for s in subs
             )
         )
-        details = Counter(op.detail for op in soak.ops if op.outcome in ("error", "lost"))
+        failed = [op for op in soak.ops if op.outcome in ("error", "unknown", "lost")]
+        details = Counter(op.detail for op in failed)
         print("failures:", dict(details.most_common(8)))
         print("from /metrics:", observed or "no /metrics on this server")
         print(f"texts reaching clients: {dict(soak.texts) or 'none of the forbidden ones'}")
@@ -642,7 +645,7 @@ async def sqlite_soak(args: argparse.Namespace, folder: Path) -> bool:
         print("requests by outcome:", dict(sorted(outcomes.items())))
         print(f"'database is locked' reaching a client: {soak.texts['database is locked']}")
         print(f"'Unexpected error' reaching a client: {soak.texts['Unexpected error']}")
-        failed = [op for op in soak.ops if op.outcome in ("error", "lost")]
+        failed = [op for op in soak.ops if op.outcome in ("error", "unknown", "lost")]
         print("failures:", dict(Counter(op.detail for op in failed).most_common(8)))
         return not soak.texts and not failed
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -11,6 +13,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as run_migrations
+from tortoise.transactions import in_transaction
 
 from gql_support.settings import Settings
 
@@ -69,6 +72,9 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.InvalidCatalogNameError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,  # the connection was closed under the query
+    # A pooled connection still consuming the error that PostgreSQL's shutdown sent it
+    # ("another operation is in progress"): it closes as soon as the server does.
+    asyncpg.InternalClientError,
     DBConnectionError,
     RedisConnectionError,
     RedisTimeoutError,
@@ -85,6 +91,31 @@ def is_unavailable(error: BaseException | None) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+class OutcomeUnknown(Exception):
+    """The database went away while a change was being committed: it may or may not be kept.
+    Unlike ``UNAVAILABLE`` (nothing was kept, try again), the caller must read before retrying."""
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """``in_transaction``, except that a commit cut off by the database going away raises
+    ``OutcomeUnknown``: PostgreSQL may have kept the change before the connection dropped, so
+    telling the client "unavailable, try again" could make it apply the change twice."""
+    context = in_transaction()
+    await context.__aenter__()
+    try:
+        yield
+    except BaseException as error:
+        await context.__aexit__(type(error), error, error.__traceback__)
+        raise
+    try:
+        await context.__aexit__(None, None, None)
+    except Exception as error:
+        if is_unavailable(error):
+            raise OutcomeUnknown("the database went away while committing") from error
+        raise
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:

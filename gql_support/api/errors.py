@@ -10,6 +10,8 @@
     ├── the database or Redis is       → ClientErrors: a GraphQL error with code ``UNAVAILABLE``,
     │   unreachable (down, restarting)   in every mode (try again shortly); a token that cannot
     │                                    be checked then is answered 503 (see ``api.app``)
+    ├── the database went away during  → ClientErrors: code ``OUTCOME_UNKNOWN``: the change may
+    │   an incident change's commit      be kept or not; read before retrying
     └── anything else, a bug           → ClientErrors: masked as "Unexpected error." (not in
                                          debug; production adds the request id, see ``schema``)
 
@@ -30,7 +32,7 @@ from strawberry.permission import BasePermission
 from strawberry.types.field import StrawberryField
 
 from gql_support import metrics
-from gql_support.db import is_statement_timeout, is_unavailable
+from gql_support.db import OutcomeUnknown, is_statement_timeout, is_unavailable
 from gql_support.errors import DomainError, ErrorCode, RateLimited
 from gql_support.live.bus import SubscriberTooSlow
 
@@ -123,6 +125,13 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
+#: What a client reads when the database went away while its change was being committed.
+OUTCOME_UNKNOWN_MESSAGE = (
+    "the database went away while your change was being saved: it may or may not have been "
+    "kept; read it again before retrying"
+)
+
+
 def unavailable(error: GraphQLError) -> bool:
     """Whether a server the field needs (the database, Redis) could not be reached."""
     return is_unavailable(error.original_error)
@@ -145,7 +154,7 @@ class ClientErrors(MaskErrors):
 
     def _rewrites(self, error: GraphQLError) -> bool:
         return (
-            isinstance(error.original_error, DomainError)
+            isinstance(error.original_error, DomainError | OutcomeUnknown)
             or timed_out(error)
             or unavailable(error)
             or (not self.debug and is_unexpected(error))
@@ -155,6 +164,8 @@ class ClientErrors(MaskErrors):
         original = error.original_error
         if isinstance(original, DomainError):
             message, extensions = original.message, coded(original).extensions
+        elif isinstance(original, OutcomeUnknown):
+            message, extensions = OUTCOME_UNKNOWN_MESSAGE, {"code": "OUTCOME_UNKNOWN"}
         elif timed_out(error):
             message = "the database took too long over this request: ask for less and try again"
             extensions = {"code": "TIMEOUT"}

@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import User
 from gql_support.attachments.models import Attachment
 from gql_support.attachments.service import AttachmentStore, IncomingFile, ReceivedFile, receive
+from gql_support.db import transaction
 from gql_support.errors import InvalidTransition, NotFound, VersionConflict
 from gql_support.incidents import fields
 from gql_support.incidents.changes import (
@@ -84,7 +84,7 @@ async def report_incident(
         urgency=urgency or changes.urgency,
     )
     now = datetime.now(UTC)
-    async with receive(store, changes.attachments) as files, in_transaction():
+    async with receive(store, changes.attachments) as files, transaction():
         incident = Incident(
             number=await _next_number(),
             description=description,
@@ -208,7 +208,7 @@ async def _edit(
 ) -> ChangeSet:
     """Locks the incident, makes the change ``request`` asks of it as it stands, keeps it."""
     now = datetime.now(UTC)
-    async with receive(store, attachments) as files, in_transaction():
+    async with receive(store, attachments) as files, transaction():
         current = await _locked(incident_id, expected_version)
         before = filter_view(current.incident, current.supporter_ids, current.watcher_ids)
         done = await _change(

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 
 class Relay:
     """Forwards a local port to PostgreSQL; ``cut`` drops every connection and the port,
-    ``go_down`` drops every connection and, until ``go_up``, each new one as it comes."""
+    ``go_down`` drops every connection and, until ``go_up``, each new one as it comes; with
+    ``cut_at_commit`` the next COMMIT reaches PostgreSQL but its answer never reaches the app."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -41,6 +42,7 @@ class Relay:
         self.port = 0
         self.down = False
         self.dropped = asyncio.Event()
+        self.cut_at_commit = False
 
     def go_down(self) -> None:
         self.down = True
@@ -74,6 +76,10 @@ class Relay:
                 while data := await source.read(65536):
                     sink.write(data)
                     await sink.drain()
+                    if sink is up_writer and self.cut_at_commit and b"COMMIT" in data:
+                        self.cut_at_commit = False
+                        writer.transport.abort()
+                        return
             sink.transport.abort()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
@@ -157,6 +163,30 @@ async def test_a_change_cut_off_mid_transaction_fails_with_unavailable_and_leave
         [error] = answer.json()["errors"]
         assert error["extensions"]["code"] == "UNAVAILABLE", error
         assert await conn.fetchval("SELECT count(*) FROM incident") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_change_whose_commit_is_cut_off_says_its_outcome_is_unknown(
+    relay: Relay, gql: GraphQLClient, make_person: MakePerson, settings: Settings
+) -> None:
+    """PostgreSQL may keep a change whose COMMIT it received just before the connection went:
+    "UNAVAILABLE, try again" would then make a client report it twice (the soak found this)."""
+    user = await make_person(Role.USER)
+    report = 'mutation { reportIncident(input: {description: "Jam"}) { incident { number } } }'
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE")
+            sent = asyncio.ensure_future(gql.post(report, as_=user))
+            await _waiting_on_a_lock(conn)
+            # The report's transaction waits on the lock; its COMMIT will be the next one.
+            relay.cut_at_commit = True
+        answer = await asyncio.wait_for(sent, DEADLINE)
+        assert answer.status_code == 200, answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "OUTCOME_UNKNOWN", error
+        assert await conn.fetchval("SELECT count(*) FROM incident") == 1
     finally:
         await conn.close()
 
