@@ -540,6 +540,9 @@ async def postgres_soak(args: argparse.Namespace, folder: Path) -> bool:
             GQL_SUPPORT_OUTBOX_POLL_SECONDS="1",
             GQL_SUPPORT_OUTBOX_RETRY_BASE_SECONDS="1",
             GQL_SUPPORT_OUTBOX_RETRY_MAX_SECONDS="5",
+            # A claim whose commit answer the restart cut off leaves its rows leased, not lost,
+            # until the lease ends (300 s by default): short here, so the drain can wait for it.
+            GQL_SUPPORT_OUTBOX_LEASE_SECONDS="30",
         )
         cli(env, "migrate")
         tokens = make_people(env)
