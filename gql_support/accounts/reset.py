@@ -11,13 +11,12 @@ is rendered, so nothing at rest is a usable link."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from gql_support.accounts.links import Signer
 from gql_support.accounts.models import ApiToken, PasswordReset, User
 from gql_support.accounts.passwords import check_new_password
 from gql_support.accounts.service import checked_email, end_sessions, hash_password, void_resets
@@ -31,17 +30,15 @@ RESET_PATH = "/reset-password"
 _LONGEST_TOKEN = 200
 
 
-@dataclass(frozen=True, kw_only=True)
 class ResetSigner:
-    """Makes and checks reset tokens with the server's secret key."""
+    """Makes reset tokens with the server's secret key."""
 
-    secret_key: str
+    def __init__(self, *, secret_key: str) -> None:
+        self._signer = Signer(secret_key=secret_key, purpose="password reset")
 
     def token(self, salt: str) -> str:
         """The token sent for a reset row's salt."""
-        key = hashlib.sha256(b"gql-support password reset\0" + self.secret_key.encode()).digest()
-        signature = hmac.new(key, salt.encode(), hashlib.sha256).hexdigest()
-        return f"{salt}.{signature}"
+        return f"{salt}.{self._signer.sign(salt)}"
 
     def link(self, public_url: str, salt: str) -> str:
         """The link of the reset email."""

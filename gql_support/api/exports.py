@@ -29,11 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gql_support.accounts.links import LinkExpired
 from gql_support.accounts.models import User
 from gql_support.accounts.throttle import Throttle
 from gql_support.api.uploads import content_disposition
 from gql_support.errors import DomainError, Forbidden, InvalidInput, RateLimited, TooLarge
-from gql_support.exports.links import ExportLink, ExportLinks, LinkExpired
+from gql_support.exports.links import ExportLink, ExportLinks
 from gql_support.exports.service import check_size, export_file, filename
 from gql_support.exports.view import ExportView
 from gql_support.settings import Settings

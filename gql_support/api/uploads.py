@@ -21,8 +21,9 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from gql_support.accounts.links import UserLink
 from gql_support.accounts.models import User
-from gql_support.attachments.service import AttachmentStore, SignedLink
+from gql_support.attachments.service import AttachmentStore
 from gql_support.errors import DomainError, Forbidden
 
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
@@ -56,9 +57,9 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _signed_link(params: QueryParams) -> SignedLink | None:
+def _signed_link(params: QueryParams) -> UserLink | None:
     try:
-        return SignedLink(
+        return UserLink(
             user_id=int(params["user"]),
             expires=int(params["expires"]),
             signature=params["signature"],
@@ -83,7 +84,7 @@ async def download(request: Request, store: AttachmentStore, viewer: User | None
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-            viewer = await store.user_of_link(attachment_id=attachment_id, link=link)
+            viewer = await store.links.user_of(attachment_id, link)
         attachment, chunks = await store.open_download(attachment_id=attachment_id, viewer=viewer)
     except Forbidden as error:
         return _error(403, error.message)

@@ -12,8 +12,6 @@ while the first is still in flight.)
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlencode
 
+from gql_support.accounts.links import UserLinks
 from gql_support.accounts.models import User
 from gql_support.attachments.content_types import clean_filename, content_type_of
 from gql_support.attachments.models import Attachment
@@ -33,7 +32,7 @@ from gql_support.attachments.storage import (
     Storage,
     s3_client,
 )
-from gql_support.errors import Forbidden, NotFound, TooLarge
+from gql_support.errors import NotFound, TooLarge
 from gql_support.settings import Settings
 
 FIELD = ["input", "attachments"]
@@ -56,15 +55,6 @@ class ReceivedFile:
     created: bool
 
 
-@dataclass(frozen=True, kw_only=True)
-class SignedLink:
-    """The query of a signed download link: who it was made for, until when, and the MAC."""
-
-    user_id: int
-    expires: int
-    signature: str
-
-
 def _mb(size: int) -> str:
     return f"{size / 1_048_576:g} MB"
 
@@ -84,8 +74,13 @@ class AttachmentStore:
         self.storage = storage
         self.max_bytes = max_bytes
         self.per_request = per_request
-        self.link_ttl = link_ttl
-        self._key = hashlib.sha256(b"gql-support attachment links\0" + secret_key.encode()).digest()
+        self.links = UserLinks(
+            secret_key=secret_key,
+            purpose="attachment links",
+            ttl=link_ttl,
+            noun="download link",
+            renew="ask for a new one",
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AttachmentStore:
@@ -150,18 +145,6 @@ class AttachmentStore:
         for key in set(keys) - kept:
             await self.storage.delete(key)
 
-    def sign(self, *, attachment_id: int, user_id: int, expires: int) -> str:
-        message = f"{attachment_id}:{user_id}:{expires}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
-
-    def signed_link(
-        self, *, attachment_id: int, user_id: int, ttl: int | None = None, now: float | None = None
-    ) -> SignedLink:
-        """A link to one attachment, for one user, valid ``ttl`` seconds (default: the setting)."""
-        expires = int((time.time() if now is None else now) + (ttl or self.link_ttl))
-        signature = self.sign(attachment_id=attachment_id, user_id=user_id, expires=expires)
-        return SignedLink(user_id=user_id, expires=expires, signature=signature)
-
     def download_url(
         self, attachment: Attachment, *, user_id: int, base_url: str, ttl: int | None = None
     ) -> str:
@@ -173,25 +156,11 @@ class AttachmentStore:
         self, attachment_id: int, *, user_id: int, base_url: str, ttl: int | None = None
     ) -> str:
         """``download_url`` for an attachment known by its id."""
-        link = self.signed_link(attachment_id=attachment_id, user_id=user_id, ttl=ttl)
+        link = self.links.make(attachment_id, user_id=user_id, ttl=ttl)
         query = urlencode(
             {"user": link.user_id, "expires": link.expires, "signature": link.signature}
         )
         return f"{base_url.rstrip('/')}/attachments/{attachment_id}?{query}"
-
-    async def user_of_link(self, *, attachment_id: int, link: SignedLink) -> User:
-        """The user a signed link was made for, if it is genuine, current and they are active."""
-        expected = self.sign(
-            attachment_id=attachment_id, user_id=link.user_id, expires=link.expires
-        )
-        if not hmac.compare_digest(expected, link.signature):
-            raise Forbidden("this download link is not valid")
-        if link.expires < time.time():
-            raise Forbidden("this download link has expired: ask for a new one")
-        user = await User.get_or_none(id=link.user_id)
-        if user is None or not user.is_active:
-            raise Forbidden("this download link is not valid")
-        return user
 
     async def open_download(
         self, *, attachment_id: int, viewer: User

@@ -343,9 +343,7 @@ async def test_downloads_are_refused_without_a_token_or_with_a_bad_link(
     # With a genuine but expired link: 403
     store = gql.http._transport.app.routes[0].endpoint.attachments  # type: ignore[attr-defined]
     attachment_pk = int(parts.path.rsplit("/", 1)[1])
-    old = store.signed_link(
-        attachment_id=attachment_pk, user_id=int(query["user"]), ttl=60, now=time.time() - 120
-    )
+    old = store.links.make(attachment_pk, user_id=int(query["user"]), ttl=60, now=time.time() - 120)
     expired = await get(user=str(old.user_id), expires=str(old.expires), signature=old.signature)
     assert expired.status_code == 403
     assert "expired" in expired.text
@@ -355,7 +353,7 @@ async def test_downloads_are_refused_without_a_token_or_with_a_bad_link(
     assert (await get(**query)).status_code == 403
     # While the genuine link of an active user works
     manager = await make_person(Role.MANAGER)
-    link = store.signed_link(attachment_id=attachment_pk, user_id=manager.user.id)
+    link = store.links.make(attachment_pk, user_id=manager.user.id)
     ok = await get(user=str(link.user_id), expires=str(link.expires), signature=link.signature)
     assert ok.status_code == 200
     assert ok.content == b"secret"
