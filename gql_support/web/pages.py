@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gql_support.accounts.reset import RESET_PATH
+
 #: Headers for every HTML page: none may be framed (clickjacking) or sniffed.
 HTML_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -53,6 +55,7 @@ _GRAPHIQL_POLICY = [
     "frame-ancestors 'none'",
 ]
 _ASSETS_MARK = "{{ASSETS}}"
+_SCRIPT_MARK = "{{SCRIPT}}"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -98,9 +101,9 @@ class Assets:
         return Response(body, media_type=media_type, headers=headers)
 
 
-def _page(name: str, assets: Assets) -> str:
+def _page(name: str, assets: Assets, *, script: str = "") -> str:
     html = (resources.files(__package__) / "pages" / f"{name}.html").read_text("utf-8")
-    return html.replace(_ASSETS_MARK, assets.prefix)
+    return html.replace(_ASSETS_MARK, assets.prefix).replace(_SCRIPT_MARK, script)
 
 
 def _html(body: str, policy: list[str]) -> HTMLResponse:
@@ -116,8 +119,9 @@ def graphiql_page(assets: Assets) -> HTMLResponse:
 def web_routes(assets: Assets) -> list[BaseRoute]:
     """The pages and the static files."""
 
-    def page(name: str) -> Callable[[Request], Awaitable[Response]]:
-        body = _page(name, assets)
+    def page(script: str) -> Callable[[Request], Awaitable[Response]]:
+        """A desk page: the one HTML shell, running the module ``static/<script>.js``."""
+        body = _page("desk", assets, script=script)
 
         async def endpoint(request: Request) -> Response:
             return _html(body, _POLICY)
@@ -129,5 +133,6 @@ def web_routes(assets: Assets) -> list[BaseRoute]:
         Route("/incidents/{number:int}", page("incident")),
         Route("/report", page("report")),
         Route("/sign-in", page("sign-in")),
+        Route(RESET_PATH, page("reset-password")),
         Route("/assets/{version}/{path:path}", assets.serve),
     ]

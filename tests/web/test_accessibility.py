@@ -48,11 +48,12 @@ async def test_no_serious_accessibility_violation(
     assert await _violations(manager.page) == []
 
 
-async def test_the_sign_in_page_has_no_serious_accessibility_violation(
-    open_desk: OpenDesk, team: dict[str, Person]
+@pytest.mark.parametrize("path", ["/sign-in", "/reset-password"])
+async def test_the_pages_before_sign_in_have_no_serious_accessibility_violation(
+    open_desk: OpenDesk, team: dict[str, Person], path: str
 ) -> None:
     desk = await open_desk(team["user"])
-    await desk.page.goto(desk.base + "/sign-in")
+    await desk.page.goto(desk.base + path)
     await expect(desk.page.get_by_label("Email")).to_be_focused()
     assert await _violations(desk.page) == []
 

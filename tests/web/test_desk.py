@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import FilePayload, Route, expect
 
-from gql_support.accounts.models import Role
+from gql_support.accounts import service as accounts
+from gql_support.accounts.models import PasswordReset, Role
+from gql_support.accounts.reset import ResetSigner
 from gql_support.incidents import service
 from gql_support.incidents.models import (
     Impact,
@@ -20,6 +22,7 @@ from gql_support.incidents.models import (
     IncidentWatcher,
     Urgency,
 )
+from gql_support.settings import Settings
 from tests.conftest import MakePerson, Person
 from tests.web.conftest import PASSWORD, OpenDesk
 
@@ -164,6 +167,49 @@ async def test_the_emails_link_opens_the_incident_after_sign_in(
         f"Incident #{incident.number}"
     )
     await expect(agent.page.locator(".description")).to_have_text("Opened from an email.")
+
+
+async def test_a_forgotten_password_is_reset_through_the_emailed_link(
+    open_desk: OpenDesk, team: dict[str, Person], settings: Settings
+) -> None:
+    person = team["user"]
+    desk = await open_desk(person)
+    page = desk.page
+    await page.goto(desk.base + "/sign-in")
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await page.wait_for_url("**/reset-password")
+    await page.get_by_label("Email").fill(person.user.email)
+    await page.get_by_role("button", name="Send me a reset link").click()
+    await expect(page.get_by_role("status")).to_contain_text("is on its way")
+    # The link the worker would email: the reset row's salt, signed with the server's key.
+    reset = await PasswordReset.get(user_id=person.user.id, used_at=None)
+    token = ResetSigner(secret_key=settings.secret_key.get_secret_value()).token(reset.salt)
+
+    await page.goto(f"{desk.base}/reset-password?token={token}")
+    new_password = page.get_by_label("New password (12 characters or more)")
+    await expect(new_password).to_be_focused()
+    assert urlsplit(page.url).query == ""
+    await new_password.fill("violet tractor sunrise 87")
+    await page.get_by_label("New password, again").fill("violet tractor sunrise 78")
+    await page.get_by_role("button", name="Set the password").click()
+    await expect(page.get_by_role("alert")).to_have_text("The two passwords differ.")
+    await page.get_by_label("New password, again").fill("violet tractor sunrise 87")
+    await page.get_by_role("button", name="Set the password").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+
+    assert await accounts.user_for_token(token=person.token) is None
+    await page.get_by_role("link", name="Sign in").click()
+    await page.get_by_label("Email").fill(person.user.email)
+    await page.get_by_label("Password").fill("violet tractor sunrise 87")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(desk.base + "/")
+
+    # The link works once.
+    await page.goto(f"{desk.base}/reset-password?token={token}")
+    await page.get_by_label("New password (12 characters or more)").fill("another long secret 42")
+    await page.get_by_label("New password, again").fill("another long secret 42")
+    await page.get_by_role("button", name="Set the password").click()
+    await expect(page.get_by_role("alert")).to_contain_text("unknown, used or expired")
 
 
 async def test_signing_out_ends_the_session(open_desk: OpenDesk, team: dict[str, Person]) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import GraphQLClient
 
-PAGES = ["/", "/incidents/42", "/report", "/sign-in"]
+PAGES = ["/", "/incidents/42", "/report", "/sign-in", "/reset-password"]
 _URL = re.compile(r'(?:src|href)="([^"]+)"')
 
 

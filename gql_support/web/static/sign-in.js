@@ -27,6 +27,7 @@ function render() {
     h("p", {}, h("label", { for: "password" }, t("password")), password),
     message,
     h("button", { type: "submit" }, t("signIn")),
+    h("a", { href: "/reset-password" }, t("forgotPassword")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
