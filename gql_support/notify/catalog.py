@@ -6,6 +6,8 @@ in the templates, ``templates/<language>/``.
 
 from __future__ import annotations
 
+import unicodedata
+
 from gql_support.notify.models import NoticeReason
 
 FALLBACK = "en"
@@ -29,7 +31,7 @@ SUBJECTS: dict[str, dict[NoticeReason | str, str]] = {
         NoticeReason.REPORTED: "[#{number}] Nouvel incident : {summary}",
         NoticeReason.ASSIGNED: "[#{number}] Incident qui vous est attribué : {summary}",
         "status": "[#{number}] {status} : {summary}",
-        "comment": "[#{number}] Nouveau commentaire de {actor} : {summary}",
+        "comment": "[#{number}] Nouveau commentaire {of_actor} : {summary}",
         NoticeReason.UPDATED: "[#{number}] Modifié par {actor} : {summary}",
         NoticeReason.DUE_SOON: "[#{number}] Échéance le {due} : {summary}",
         NoticeReason.OVERDUE: "[#{number}] En retard depuis le {due} : {summary}",
@@ -50,7 +52,6 @@ FIELDS: dict[str, dict[str, str]] = {
         "type": "Type",
         "task": "Task",
         "references": "References",
-        "attachments": "Attached file",
     },
     "fr": {
         "status": "Statut",
@@ -64,7 +65,6 @@ FIELDS: dict[str, dict[str, str]] = {
         "type": "Type",
         "task": "Tâche",
         "references": "Références",
-        "attachments": "Fichier joint",
     },
 }
 
@@ -116,3 +116,10 @@ def language_of(locale: str) -> str:
     """The catalog language for a user's locale (``fr-CA`` → ``fr``), English if we lack it."""
     language = locale.replace("_", "-").split("-", 1)[0].strip().lower()
     return language if language in SUBJECTS else FALLBACK
+
+
+def french_of(name: str) -> str:
+    """French "de" before a name, elided before a vowel or a mute h: "de Zoé", "d'Ann",
+    "d'Hélène" (the French templates' "Commentaire {of_actor}")."""
+    first = unicodedata.normalize("NFD", name.lstrip()[:1])[:1].lower()
+    return f"d'{name}" if first and first in "aeiouyh" else f"de {name}"

@@ -31,6 +31,7 @@ from gql_support.notify.catalog import (
     INSTANT_FIELDS,
     SUBJECTS,
     VALUES,
+    french_of,
     language_of,
 )
 from gql_support.notify.models import NoticeReason
@@ -182,6 +183,7 @@ def subject_of(notice: Notice, language: str) -> str:
         number=incident["number"],
         summary=summary,
         actor=payload["actor"],
+        of_actor=french_of(payload["actor"]),
         status=status and _value(notice, language, "status", status["to"]),
     )
     return one_line(text)
@@ -401,6 +403,7 @@ class Renderer:
             }
         return context | {
             "actor": payload["actor"],
+            "of_actor": french_of(payload["actor"]),
             "description": payload["description"],
             "rows": self._rows(
                 notice, language, [(c["field"], c["from"], c["to"]) for c in payload["changes"]]

@@ -43,10 +43,7 @@ def payload_of(event: IncidentChanged) -> dict[str, Any]:
         "description": clip(event.description) if event.reported else None,
         "actor": event.actor_name,
         "at": event.at.isoformat(),
-        "changes": [
-            *({"field": f.field, "from": f.before, "to": f.after} for f in event.fields),
-            *({"field": "attachments", "from": None, "to": a.name} for a in event.attachments),
-        ],
+        "changes": [{"field": f.field, "from": f.before, "to": f.after} for f in event.fields],
         "comment": None if event.comment is None else clip(event.comment),
         "references": [{"label": r.label, "url": r.url} for r in event.references],
         # Files attached by the change.

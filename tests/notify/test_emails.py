@@ -16,6 +16,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+from gql_support.notify.catalog import french_of
 from gql_support.notify.messages import Notice, Renderer, Sender
 from gql_support.notify.models import NoticeReason
 
@@ -76,7 +77,6 @@ KINDS: dict[str, tuple[NoticeReason, dict[str, Any]]] = {
                 {"field": "status", "from": "NEW", "to": "IN_PROGRESS"},
                 {"field": "priority", "from": "NORMAL", "to": "HIGH"},
                 {"field": "dueDate", "from": None, "to": DUE},
-                {"field": "attachments", "from": None, "to": "export.log"},
             ],
             "comment": {"text": "Reproduced on the March budget.", "truncated": False},
             "references": [{"label": "CHG-118", "url": "https://tracker.example.com/CHG-118"}],
@@ -187,3 +187,18 @@ def test_dates_read_as_the_reader_reads_them() -> None:
     assert "Sans attribution : 1\u202f203" in render("digest", "fr")
     assert "export.log (1,5\u202fMo)" in render("status", "fr")
     assert "export.log (1.5 MB)" in render("status", "en")
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("Zoé Martin", "de Zoé Martin"),
+        ("Ann Lee", "d'Ann Lee"),
+        ("Élodie Roy", "d'Élodie Roy"),
+        ("Hélène Petit", "d'Hélène Petit"),
+        ("Yves Blanc", "d'Yves Blanc"),
+        ("ben okafor", "de ben okafor"),
+    ],
+)
+def test_french_elides_de_before_a_vowel_sound(name: str, written: str) -> None:
+    assert french_of(name) == written

@@ -231,7 +231,7 @@ def test_a_long_subject_in_french_is_folded_with_crlf_and_reads_whole() -> None:
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
     parts = _parts(raw)
     message = message_from_bytes(raw, policy=policy.default)
-    assert message["Subject"] == f"[#42] Nouveau commentaire de Ann : {summary}"
+    assert message["Subject"] == f"[#42] Nouveau commentaire d'Ann : {summary}"
     assert "é" * 500 in parts["plain"]
 
 
@@ -244,6 +244,7 @@ def test_the_templates_are_made_of_blocks_only(language: str) -> None:
         "reason": "UPDATED",
         "name": "N",
         "actor": "A",
+        "of_actor": "de A",
         "number": 1,
         "description": {"text": "D", "truncated": True},
         "rows": [{"label": "L", "old": "o", "new": "n"}],
