@@ -1,6 +1,7 @@
 """The Starlette application: bearer-token authentication, the GraphQL endpoint (HTTP and
 WebSocket, with GraphiQL, and multipart uploads), attachment downloads, exports and, for the
-app's lifetime, the database, the live-update bus and the email sender.
+app's lifetime, the database, the live-update bus and the email sender. An outage of the
+database that escapes a route is answered 503 (WebSocket: closed 1013) by ``api.outage``.
 
 Before Strawberry sees an HTTP request: a body over its limit is refused with 413 (a JSON
 body at ``max_body_bytes``, an upload at what its files may add up to), and an upload from
@@ -56,6 +57,7 @@ from gql_support.api import probes, tracing
 from gql_support.api.context import AccountOptions, Context
 from gql_support.api.errors import UNAVAILABLE_MESSAGE
 from gql_support.api.exports import Exports, download_export
+from gql_support.api.outage import RETRY_AFTER_SECONDS, OutageAnswers
 from gql_support.api.responses import JSON, is_request_error, negotiated, refusal, status_code
 from gql_support.api.schema import build_schema
 from gql_support.api.session import cookie_token, sign_in, sign_out
@@ -135,10 +137,6 @@ class _Unavailable(AuthenticationError):
     """The token could not be checked: the database is unreachable."""
 
 
-#: Seconds a client is asked to wait when the database is unreachable.
-RETRY_AFTER_UNAVAILABLE = 5
-
-
 def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
     if isinstance(error, _Unavailable):
         return refusal(
@@ -146,7 +144,7 @@ def _refuse(conn: HTTPConnection, error: AuthenticationError) -> Response:
             "UNAVAILABLE",
             str(error),
             conn.headers,
-            **{"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+            **{"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return refusal(
         401, "UNAUTHENTICATED", str(error), conn.headers, **{"WWW-Authenticate": "Bearer"}
@@ -527,6 +525,7 @@ def create_app(
         ],
         middleware=[
             Middleware(logs.RequestId),
+            Middleware(OutageAnswers),
             Middleware(AuthenticationMiddleware, backend=BearerTokenBackend(), on_error=_refuse),
         ],
         lifespan=lifespan,

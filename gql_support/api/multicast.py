@@ -40,6 +40,7 @@ from graphql.error import GraphQLSyntaxError
 from starlette.websockets import WebSocket
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from gql_support import logs
 from gql_support.accounts.service import users_by_ids
 from gql_support.api.context import Context
 from gql_support.api.types import ViewerDependent
@@ -181,11 +182,11 @@ class _Broadcast:
                         self._end(subscriber, _END)
                     elif not subscriber.offer(result, size):
                         self._end(subscriber, _TOO_SLOW)
-        except Exception:
+        except Exception as error:
             # The execution stopped on an error of its own (the per-event check could not
             # reach a restarting database, say): its subscribers are told to reconnect and read
             # again (4008), as when they lag, never a "complete" that looks like a normal end.
-            logger.exception("a shared subscription stopped; its subscribers must reconnect")
+            logs.failure(logger, error, "a shared subscription stopped; its subscribers reconnect")
             ending = _TOO_SLOW
         finally:
             self.registry.pop(self.key, None)

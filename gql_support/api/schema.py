@@ -16,6 +16,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from gql_support import logs
 from gql_support.api import tracing
 from gql_support.api.context import Context
 from gql_support.api.errors import ClientErrors, is_unexpected
@@ -133,14 +134,16 @@ class _Schema(strawberry.Schema):
         request_id = _request_id(execution_context)
         operation = None if execution_context is None else execution_context.operation_name
         for error in errors:
-            if is_unexpected(error):
-                logger.error(
+            if is_unexpected(error) and error.original_error is not None:
+                # An outage (UNAVAILABLE, OUTCOME_UNKNOWN) is one WARNING line, a bug ERROR.
+                logs.failure(
+                    logger,
+                    error.original_error,
                     "unexpected error (request id %s) in operation %s at %s: %s",
                     request_id,
                     operation or "(anonymous)",
                     ".".join(map(str, error.path or ())) or "(no path)",
                     type(error.original_error).__name__,
-                    exc_info=error.original_error,
                 )
 
 

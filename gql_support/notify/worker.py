@@ -34,7 +34,7 @@ import aiosmtplib
 from tortoise import connections
 from tortoise.expressions import F
 
-from gql_support import metrics
+from gql_support import logs, metrics
 from gql_support.accounts.reset import ResetSigner
 from gql_support.attachments.service import AttachmentStore
 from gql_support.live import bus
@@ -166,8 +166,8 @@ class OutboxWorker:
         self._reminders_next = now + timedelta(seconds=self.settings.reminder_check_seconds)
         try:
             return await self.reminders(now)
-        except Exception:
-            log.exception("writing the due reminders failed; trying again at the next check")
+        except Exception as error:
+            logs.failure(log, error, "writing the due reminders failed; trying again later")
             return 0
 
     async def claim(self) -> list[Claimed]:
@@ -282,8 +282,8 @@ class OutboxWorker:
                 # Interrupted mid-batch: hand back the batch claimed ahead, if it was.
                 try:
                     rows = await following
-                except Exception:
-                    log.exception("outbox claim failed")
+                except Exception as error:
+                    logs.failure(log, error, "outbox claim failed")
                     rows = []
                 if rows:
                     await self._release(rows)
@@ -301,8 +301,8 @@ class OutboxWorker:
             wake.clear()
             try:
                 await self.drain()
-            except Exception:
-                log.exception("outbox drain failed, retrying after the poll interval")
+            except Exception as error:
+                logs.failure(log, error, "outbox drain failed, retrying after the poll interval")
             waits = [
                 asyncio.ensure_future(wake.wait()),
                 asyncio.ensure_future(self.stopping.wait()),

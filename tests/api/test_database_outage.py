@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+import websockets
 
 from gql_support import db
 from gql_support.accounts.models import Role
+from gql_support.attachments.service import AttachmentStore
 from gql_support.incidents import service
 from gql_support.settings import Settings
-from tests.api.test_subscriptions import UPDATES, _listening, _next, _subscribe
+from tests.api.test_subscriptions import GRAPHQL_WS, UPDATES, _listening, _next, _subscribe
 from tests.conftest import GraphQLClient, MakePerson
 
 VIEWER = "query { viewer { name } }"
@@ -120,6 +124,99 @@ async def test_requests_during_an_outage_fail_with_a_code_and_the_server_recover
 
     await relay.open()  # PostgreSQL is back, on the same address
     assert (await gql.execute(VIEWER, as_=user))["viewer"]["name"]
+
+
+async def _closed_with(socket: websockets.ClientConnection) -> tuple[int, str]:
+    """Reads until the server closes the socket: the code and reason it closed with."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(socket.recv(), DEADLINE)
+    assert socket.close_code is not None
+    return socket.close_code, socket.close_reason or ""
+
+
+def _outage_log_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The warnings and errors logged by the server (ours and uvicorn's, not asyncpg's pool),
+    each checked to be one line about the outage: an expected outage logs no traceback and
+    nothing at ERROR (which is kept for bugs)."""
+    lines = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("gql_support", "uvicorn"))
+    ]
+    for record in lines:
+        assert record.levelno == logging.WARNING, record.getMessage()
+        assert record.exc_info is None, record.getMessage()
+        assert "\n" not in record.getMessage()
+    return lines
+
+
+async def test_a_websocket_connecting_during_an_outage_is_told_to_try_again(
+    relay: Relay, live_server: str, make_person: MakePerson, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_person(Role.USER)
+    url = live_server.replace("http://", "ws://", 1) + "/graphql"
+    await relay.cut()
+    # connection_init checks the token, which reads the database
+    socket = await websockets.connect(url, subprotocols=GRAPHQL_WS)
+    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}}
+    with caplog.at_level(logging.INFO):
+        await socket.send(json.dumps(init))
+        code, reason = await _closed_with(socket)
+    # 1013 Try Again Later, not 4403 (which would send the client to sign in again)
+    assert code == 1013
+    assert reason.startswith("UNAVAILABLE")
+    assert _outage_log_lines(caplog)
+
+
+async def test_a_subscription_sent_during_an_outage_is_told_to_try_again(
+    relay: Relay, live_server: str, make_person: MakePerson, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_person(Role.USER)
+    url = live_server.replace("http://", "ws://", 1) + "/graphql"
+    socket = await _subscribe(url, user.token, UPDATES)
+    await _listening(1)
+    await relay.cut()
+    # Each operation re-reads its session (a revoked token is refused): here it cannot
+    subscribe = {"id": "2", "type": "subscribe", "payload": {"query": UPDATES}}
+    with caplog.at_level(logging.INFO):
+        await socket.send(json.dumps(subscribe))
+        code, reason = await _closed_with(socket)
+    assert code == 1013
+    assert reason.startswith("UNAVAILABLE")
+    assert _outage_log_lines(caplog)
+
+
+async def test_a_download_during_an_outage_answers_503(
+    relay: Relay,
+    gql: GraphQLClient,
+    make_person: MakePerson,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await make_person(Role.AGENT)
+    # A signed link needs no token: the link's user is read from the database
+    link = AttachmentStore.from_settings(settings).download_url_by_id(
+        1, user_id=user.user.id, base_url="http://testserver"
+    )
+    await relay.cut()
+    with caplog.at_level(logging.INFO):
+        answer = await asyncio.wait_for(gql.http.get(link), DEADLINE)
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["retry-after"]) > 0
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert _outage_log_lines(caplog)
+
+
+async def test_an_outage_in_a_resolver_is_logged_as_one_warning_line(
+    relay: Relay, gql: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await relay.cut()
+    with caplog.at_level(logging.INFO):
+        answer = await asyncio.wait_for(gql.post(LOGIN), DEADLINE)
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    [line] = _outage_log_lines(caplog)
+    assert "unavailable" in line.getMessage()
 
 
 async def test_a_subscriber_gets_a_change_it_could_not_read_while_the_database_restarted(
