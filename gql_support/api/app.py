@@ -256,6 +256,8 @@ class GraphQLView(GraphQL[Context, None]):
             await request.close()
 
     async def _respond(self, request: Request, *, upload: bool, limit: int) -> Response:
+        if request.method == "POST" and (refused := _unsupported_media(request)) is not None:
+            return refused
         blocked = csrf_refusal(request)
         if blocked is not None:
             return blocked
@@ -370,6 +372,26 @@ class GraphQLView(GraphQL[Context, None]):
             expires_in=(session.expires_at - datetime.now(UTC)).total_seconds(),
         )
         return None
+
+
+#: What a POST to /graphql may be encoded as: JSON, and multipart for uploads.
+POST_MEDIA_TYPES = ("application/json", "multipart/form-data")
+
+
+def _unsupported_media(request: Request) -> Response | None:
+    """415 for a POST in a media type we do not read (or none): GraphQL over HTTP asks for "the
+    appropriate 4xx", which RFC 9110 names, with ``Accept`` listing what would be read."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in POST_MEDIA_TYPES:
+        return None
+    return refusal(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        f"send the request as application/json (multipart/form-data for an upload), not "
+        f"{media or 'without a Content-Type'}",
+        request.headers,
+        Accept=", ".join(POST_MEDIA_TYPES),
+    )
 
 
 def _is_multipart(scope: Scope) -> bool:

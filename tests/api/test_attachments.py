@@ -303,7 +303,7 @@ async def test_cross_origin_multipart_without_the_preflight_header_is_refused(
         '{ code } } }"}',
         headers={"Content-Type": "text/plain", "Authorization": f"Bearer {reporter.token}"},
     )
-    assert plain.status_code == 400
+    assert plain.status_code == 415
     assert _stored(settings) == []
     data = await gql.execute("{ dashboard { total } }", as_=reporter)
     assert data["dashboard"]["total"] == 0

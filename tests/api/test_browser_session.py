@@ -83,9 +83,16 @@ async def test_the_cookie_is_accepted_on_json_posts_only(
     # A GET, which any page can make a browser send, is anonymous
     response = await gql.http.get("/graphql", params={"query": VIEWER}, headers=cookies)
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    # A form POST is refused before it runs
+    # A form POST is refused before it runs (urlencoded: a media type never read)
     response = await gql.http.post(
         "/graphql", data={"operations": json.dumps({"query": VIEWER}), "map": "{}"}, headers=cookies
+    )
+    assert response.status_code == 415
+    # and so is a multipart one without the header another origin could not send
+    response = await gql.http.post(
+        "/graphql",
+        files={"operations": (None, json.dumps({"query": VIEWER})), "map": (None, "{}")},
+        headers=cookies,
     )
     assert response.status_code == 400
     assert "Cross-Site Request Forgery" in response.text

@@ -145,3 +145,24 @@ async def test_a_refusal_before_graphql_speaks_the_accepted_media_type(gql: Grap
     assert not_json.status_code == 400
     assert _media(not_json) == GRAPHQL_RESPONSE
     assert "data" not in not_json.json()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_post_in_a_media_type_not_read_is_refused_with_415(
+    gql: GraphQLClient, make_person: MakePerson, content_type: str | None
+) -> None:
+    person = await make_person()
+    headers = {"Accept": GRAPHQL_RESPONSE, "Authorization": f"Bearer {person.token}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    # A client's own header that CSRF checks look for does not make the body readable
+    headers["Apollo-Require-Preflight"] = "1"
+    response = await gql.http.post(
+        "/graphql", content=b'{"query": "{ viewer { id } }"}', headers=headers
+    )
+    assert response.status_code == 415
+    assert response.headers["accept"] == "application/json, multipart/form-data"
+    assert _media(response) == GRAPHQL_RESPONSE
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "data" not in response.json()
