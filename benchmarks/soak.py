@@ -21,7 +21,10 @@ Afterwards the checker proves, from the database and the SMTP server's counts:
   nothing (a request lost with its server, or answered ``OUTCOME_UNKNOWN`` because the database
   went away during its commit, may have committed: at most once);
 - each incident's history replays to its status, and its version counts its changes;
-- each subscriber saw every change committed while it was connected, or was told it fell behind;
+- each subscriber saw every change committed while it was connected, or was told it fell behind
+  (connected: from its ``subscribe`` to its close, for an attempt that was acknowledged; after
+  the clients stop, each subscriber stays until nothing arrives for ``QUIET`` seconds, so a
+  subscription still working through its queue is not counted as losing what it would send);
 - every outbox row was sent, and each Message-ID reached the SMTP server exactly once.
 
 Then the SQLite soak: ``--sqlite-writers`` writers for ``--sqlite-seconds`` on one server on the
@@ -61,6 +64,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 REQUEST_TIMEOUT = 15.0
 #: A change this close to a subscriber's connecting or dropping may fall on either side.
 WINDOW_MARGIN = 2.0
+#: After the clients stop, a subscriber leaves once nothing arrived for this many seconds...
+QUIET = 3.0
+#: ...or this long after the clients stopped, whichever comes first.
+DRAIN_BOUND = 60.0
 METRICS_TOKEN = "soak-metrics"
 HEADERS_OF = "Authorization"
 
@@ -281,6 +288,9 @@ class Soak:
     incidents: list[str] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
     texts: Counter[str] = field(default_factory=Counter)
+    #: Seconds from each change's commit to its arrival at each subscriber that saw it.
+    lags: list[float] = field(default_factory=list)
+    missed: Counter[int] = field(default_factory=Counter)
 
 
 async def send(
@@ -360,6 +370,8 @@ class Subscriber:
     windows: list[tuple[float, float]] = field(default_factory=list)
     behind: list[tuple[float, float]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    #: When each event id first arrived (time.time()).
+    arrived: dict[int, float] = field(default_factory=dict)
     closes: Counter[str] = field(default_factory=Counter)
     messages: Counter[str] = field(default_factory=Counter)
 
@@ -369,6 +381,9 @@ async def subscribe_loop(soak: Soak, sub: Subscriber, token: str) -> None:
     while time.monotonic() < soak.deadline:
         start = time.time()
         code = "refused"
+        # Only an attempt that got its connection_ack and sent its subscribe was connected: a
+        # handshake or an init that timed out (5 s) is not a window in which to expect changes.
+        subscribed = False
         try:
             async with websockets.connect(
                 url,
@@ -378,30 +393,40 @@ async def subscribe_loop(soak: Soak, sub: Subscriber, token: str) -> None:
             ) as ws:
                 init = {"type": "connection_init", "payload": {HEADERS_OF: f"Bearer {token}"}}
                 await ws.send(json.dumps(init))
-                await asyncio.wait_for(ws.recv(), 5)
+                acknowledged = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if acknowledged.get("type") != "connection_ack":
+                    raise RuntimeError(f"init answered {acknowledged}")
                 await ws.send(
                     json.dumps({"id": "1", "type": "subscribe", "payload": {"query": UPDATES}})
                 )
                 start = time.time()
-                while time.monotonic() < soak.deadline + 5:
+                subscribed = True
+                last = time.monotonic()
+                while time.monotonic() < soak.deadline + DRAIN_BOUND:
+                    now = time.monotonic()
+                    if now > soak.deadline and now - max(last, soak.deadline) > QUIET:
+                        break
                     try:
                         message = json.loads(await asyncio.wait_for(ws.recv(), 1))
                     except TimeoutError:
                         continue
+                    last = time.monotonic()
                     sub.messages[message.get("type", "?")] += 1
                     if message.get("type") != "next":
                         sub.messages[json.dumps(message)[:300]] += 1
                     if message.get("type") == "next":
                         update = message["payload"]["data"]["incidentUpdates"]
-                        sub.seen.update(pk(e["id"]) for e in update["events"])
+                        for event in update["events"]:
+                            sub.seen.add(pk(event["id"]))
+                            sub.arrived.setdefault(pk(event["id"]), time.time())
                 code = "done"
         except websockets.ConnectionClosed as closed:
             code = str(closed.rcvd.code if closed.rcvd else "dropped")
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+        except (OSError, TimeoutError, RuntimeError, websockets.InvalidHandshake) as error:
             code = type(error).__name__
         end = time.time()
         sub.closes[code] += 1
-        if code != "refused" and end > start:
+        if subscribed:
             (sub.behind if code == "4008" else sub.windows).append((start, end))
         if code != "done":
             await asyncio.sleep(0.5)
@@ -494,10 +519,13 @@ async def check(database_url: str, soak: Soak, subs: list[Subscriber], smtp: Cou
                     else row["event_ids"]
                 )
                 if inside and not behind and not ids <= sub.seen:
+                    soak.missed[n] += 1
                     problems.append(
                         f"subscriber {n} missed change of incident "
                         f"{row['incident_id']} at {datetime.fromtimestamp(at)}"
                     )
+                if ids and ids <= sub.seen:
+                    soak.lags.append(max(sub.arrived[i] for i in ids) - at)
         outbox = await conn.fetch("SELECT id, status FROM outbox_message")
         pending = [row["id"] for row in outbox if row["status"] != "SENT"]
         if pending:
@@ -598,6 +626,12 @@ async def postgres_soak(args: argparse.Namespace, folder: Path) -> bool:
                 f"messages {dict(s.messages)}"
                 for s in subs
             )
+        )
+        lags = sorted(soak.lags) or [0.0]
+        print(
+            f"subscriber delivery: {len(soak.lags)} changes seen, from commit to arrival median "
+            f"{lags[len(lags) // 2]:.2f} s, worst {lags[-1]:.2f} s; missed without being told "
+            f"(per subscriber): {[soak.missed[n] for n in range(len(subs))]}"
         )
         failed = [op for op in soak.ops if op.outcome in ("error", "unknown", "lost")]
         details = Counter(op.detail for op in failed)

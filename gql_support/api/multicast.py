@@ -241,6 +241,10 @@ async def subscribe_shared(
             if item is _TOO_SLOW:
                 if isinstance(context.request, WebSocket):
                     await context.request.close(TOO_SLOW_CLOSE_CODE, "too slow: reconnect")
+                    # Nothing may be sent on a closed socket, not even the "complete" that
+                    # Strawberry sends when a subscription ends (it logged that failure as an
+                    # error, traceback and all): the connection's shutdown cancels this.
+                    await asyncio.Event().wait()
                 return
             yield item
     finally:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 from starlette.websockets import WebSocket
@@ -34,6 +35,8 @@ strawberry.enum(UpdateKind, name="IncidentUpdateKind")
 READ_RETRY_SECONDS = 30.0
 #: A burst of changes within this many seconds moves a dashboard once.
 COALESCE_SECONDS = 0.2
+#: How many changes a subscription reads ahead of the one it is sending.
+READ_AHEAD = 8
 
 
 @strawberry.type(description="What a live dashboard receives when an incident it can see changes.")
@@ -43,6 +46,13 @@ class IncidentUpdate:
     events: list[IncidentEvent] = strawberry.field(
         description="The history entries that this change added."
     )
+
+
+def _noted(task: asyncio.Future[Any]) -> None:
+    """Marks a read's failure as seen: a read started ahead may end unawaited (its subscriber
+    left), and its failure is raised, and handled, where it is awaited."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class _ChangeReads:
 
     def __init__(self, change_id: int) -> None:
         self.live = asyncio.ensure_future(queries.read_change(change_id))
+        self.live.add_done_callback(_noted)
         self.searches: DataLoader[str, queries.SearchHit] = DataLoader(load_fn=self._search)
         self.loaders = Loaders()
         self.verdicts: dict[str, asyncio.Task[_Seen | None]] = {}
@@ -71,6 +82,7 @@ class _ChangeReads:
         task = self.verdicts.get(key)
         if task is None:
             task = self.verdicts[key] = asyncio.ensure_future(self._judge(f))
+            task.add_done_callback(_noted)
         return task
 
     async def _judge(self, f: filters.IncidentFilter | None) -> _Seen | None:
@@ -192,12 +204,22 @@ class Subscription:
         domain_filter = _domain_filter(filter)
         viewer = info.context.viewer
         assert viewer is not None, "guarded by IsAuthenticated"
+        reads = _reads()
+        # The changes taken from the feed, oldest first, whose reads have been started: under
+        # a burst the next ones are read while this one is sent, instead of one round trip
+        # after another, which let a busy desk's subscriptions lag until they were dropped.
+        ahead: deque[int] = deque()
         async with bus.current().hub.subscribe() as feed:
             while True:
-                # Too far behind: SubscriberTooSlow ends the subscription (code 4008 over
-                # WebSocket, where the shared execution also re-checks each viewer per event).
-                change_id = await feed.next()
-                shared = await _reads().read(change_id, domain_filter)
+                if not ahead:
+                    # Too far behind: SubscriberTooSlow ends the subscription (code 4008 over
+                    # WebSocket, where the shared execution also re-checks each viewer per
+                    # event).
+                    ahead.append(await feed.next())
+                for change_id in feed.pending(READ_AHEAD - len(ahead)):
+                    ahead.append(change_id)
+                    reads.get(change_id, domain_filter)
+                shared = await reads.read(ahead.popleft(), domain_filter)
                 if shared is None:
                     continue
                 if not isinstance(info.context.request, WebSocket):

@@ -10,9 +10,10 @@ server process, and fanned out inside each to its subscribers; and the sessions 
     RedisBus            PUBLISH after commit, one pub/sub connection per process, same catch-up
 
 A payload is a change id, never more: subscribers read the change from ``incident_change``,
-which is also what a listener reads to catch up after losing its connection. On the second
-channel a payload names an ended session, ``user:<id>`` or ``token:<id>``; it needs no
-catch-up, as each operation on a connection also checks its token (see ``api.app``).
+which is also what a listener reads to catch up after losing its connection (from the last
+moment the connection was known to work: a silent loss is noticed only at a health check).
+On the second channel a payload names an ended session, ``user:<id>`` or ``token:<id>``; it
+needs no catch-up, as each operation on a connection also checks its token (see ``api.app``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ CHANNEL = "gql_support_changes"
 SESSIONS_CHANNEL = "gql_support_sessions"
 #: How many changes a subscriber may fall behind before it is dropped.
 QUEUE_SIZE = 256
-#: How far back a listener looks, before the moment it lost its connection, when it catches up.
+#: How far back a listener looks, before the last moment its connection was known to work,
+#: when it catches up.
 CATCH_UP_MARGIN = timedelta(seconds=5)
 HEALTH_CHECK_SECONDS = 10.0
+#: How long the listener's health check may take before its connection counts as lost.
+HEALTH_CHECK_TIMEOUT = 5.0
 #: How long a PUBLISH may take before the change is left for the listeners' catch-up.
 PUBLISH_TIMEOUT = 2.0
 
@@ -71,10 +75,10 @@ class Feed:
             raise SubscriberTooSlow(f"more than {QUEUE_SIZE} changes behind")
         return await self.queue.get()
 
-    def pending(self) -> list[int]:
-        """Takes every change id already waiting."""
-        waiting = []
-        while not self.queue.empty():
+    def pending(self, limit: int | None = None) -> list[int]:
+        """Takes the change ids already waiting (at most ``limit`` of them)."""
+        waiting: list[int] = []
+        while not self.queue.empty() and (limit is None or len(waiting) < limit):
             waiting.append(self.queue.get_nowait())
         return waiting
 
@@ -225,7 +229,10 @@ class _ListeningBus:
         self.hub = Hub()
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: From when changes may have been missed: set when the connection is lost.
         self._lost_at: datetime | None = None
+        #: The last moment the connection was known to work (connected, heard, checked).
+        self._alive_at: datetime | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -262,11 +269,19 @@ class _ListeningBus:
             except Exception as error:  # any failure means: reconnect
                 log.warning("%s lost its connection: %s", type(self).__name__, error)
             self.connected.clear()
-            self._lost_at = self._lost_at or datetime.now(UTC)
+            # Not the moment the loss was noticed: a connection that died silently is noticed
+            # only at the next health check, up to HEALTH_CHECK_SECONDS + HEALTH_CHECK_TIMEOUT
+            # later, and what was announced meanwhile never arrived either.
+            self._lost_at = self._lost_at or self._alive_at or datetime.now(UTC)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
+    def _alive(self) -> None:
+        """Notes that the connection works now (it delivered, or answered its health check)."""
+        self._alive_at = datetime.now(UTC)
+
     async def _ready(self) -> None:
+        self._alive()
         if self._lost_at is not None:
             since = self._lost_at - CATCH_UP_MARGIN
             missed = await (
@@ -302,6 +317,10 @@ class PostgresBus(_ListeningBus):
             "SELECT pg_notify($1, $2)", [SESSIONS_CHANNEL, payload]
         )
 
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._alive()
+        self.hub.deliver(int(payload))
+
     async def _listen(self, on_ready: Callable[[], Awaitable[None]]) -> None:
         conn = await asyncpg.connect(
             self.dsn, server_settings={"application_name": "gql-support-listener"}
@@ -309,9 +328,7 @@ class PostgresBus(_ListeningBus):
         try:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn: lost.set())
-            await conn.add_listener(
-                CHANNEL, lambda _conn, _pid, _channel, payload: self.hub.deliver(int(payload))
-            )
+            await conn.add_listener(CHANNEL, self._notified)
             await conn.add_listener(
                 SESSIONS_CHANNEL,
                 lambda _conn, _pid, _channel, payload: self.hub.sessions.end(payload),
@@ -321,7 +338,8 @@ class PostgresBus(_ListeningBus):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), HEALTH_CHECK_SECONDS)
                     break
-                await conn.fetchval("SELECT 1", timeout=5)
+                await conn.fetchval("SELECT 1", timeout=HEALTH_CHECK_TIMEOUT)
+                self._alive()
             raise ConnectionError("the listening connection was closed")
         finally:
             if not conn.is_closed():
@@ -375,6 +393,7 @@ class RedisBus(_ListeningBus):
                 await pubsub.subscribe(CHANNEL, SESSIONS_CHANNEL)
                 await on_ready()
                 async for message in pubsub.listen():
+                    self._alive()
                     if message["type"] != "message":
                         continue
                     if message["channel"] == SESSIONS_CHANNEL.encode():

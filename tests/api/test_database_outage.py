@@ -37,7 +37,9 @@ pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 class Relay:
     """Forwards a local port to PostgreSQL; ``cut`` drops every connection and the port,
     ``go_down`` drops every connection and, until ``go_up``, each new one as it comes; with
-    ``cut_at_commit`` the next COMMIT reaches PostgreSQL but its answer never reaches the app."""
+    ``cut_at_commit`` the next COMMIT reaches PostgreSQL but its answer never reaches the app;
+    ``freeze`` makes the open connections die silently (nothing more passes, nothing closes),
+    as behind a lost network, while new ones work."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -47,6 +49,10 @@ class Relay:
         self.down = False
         self.dropped = asyncio.Event()
         self.cut_at_commit = False
+        self.frozen: set[asyncio.StreamWriter] = set()
+
+    def freeze(self) -> None:
+        self.frozen |= self.writers
 
     def go_down(self) -> None:
         self.down = True
@@ -78,6 +84,8 @@ class Relay:
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError):
                 while data := await source.read(65536):
+                    if sink in self.frozen:
+                        continue
                     sink.write(data)
                     await sink.drain()
                     if sink is up_writer and self.cut_at_commit and b"COMMIT" in data:

@@ -8,17 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import socket
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 import websockets
 from websockets import ClientConnection, Subprotocol
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import service
+from gql_support.live import bus
 from tests.api.test_subscriptions import _listening, _next, _subscribe
 from tests.conftest import GraphQLClient, MakePerson, Person
 
@@ -101,7 +104,7 @@ async def _connect(url: str, person: Person, query: str, **options: Any) -> Clie
 
 
 async def test_a_subscriber_that_never_reads_is_closed_past_its_byte_budget(
-    live_server: str, make_person: MakePerson
+    live_server: str, make_person: MakePerson, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given an incident with a comment of about 1 MB, so that every result weighs that much
     user = await make_person(Role.USER)
@@ -139,4 +142,14 @@ async def test_a_subscriber_that_never_reads_is_closed_past_its_byte_budget(
                 assert comments["totalCount"] < CHANGES + 1, "never closed"
     assert never.close_code == 4008
     assert 0 < received < CHANGES
+    # and it left on the server without an error logged (nothing more is sent on its socket)
+    async with asyncio.timeout(5):
+        while _joined() > 1:  # noqa: ASYNC110 - the server signals no event for it
+            await asyncio.sleep(0.01)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     await reader.close()
+
+
+def _joined() -> int:
+    broadcasts = bus.current().hub.shared.get("broadcasts", {}).values()
+    return sum(len(broadcast.subscribers) for broadcast in broadcasts)

@@ -7,7 +7,9 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from tortoise import connections
@@ -18,6 +20,7 @@ from gql_support.live import bus
 from gql_support.live import changes as live_changes
 from gql_support.live.models import IncidentChange
 from gql_support.settings import Settings
+from tests.api.test_database_outage import Relay
 from tests.conftest import MakePerson
 
 REDIS_URL = os.environ.get("GQL_SUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -146,3 +149,35 @@ async def test_a_change_committed_while_redis_is_unreachable_is_not_reported_as_
     # from the database when their connection is back); the failed announce is logged
     assert await IncidentChange.filter(incident_id=incident.id).count() == 1
     assert "not announced" in caplog.text
+
+
+async def test_a_listener_whose_connection_died_silently_catches_up_from_when_it_last_worked(
+    settings: Settings, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection lost behind a dead network is noticed only when a health check times out;
+    what was announced from the moment it died must still arrive. (Scaled down: a check every
+    0.2 s timing out after 1 s, a catch-up margin of 0.1 s; in production 10 s, 5 s and 5 s.)"""
+    monkeypatch.setattr(bus, "HEALTH_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(bus, "HEALTH_CHECK_TIMEOUT", 1.0)
+    monkeypatch.setattr(bus, "CATCH_UP_MARGIN", timedelta(seconds=0.1))
+    reporter = await make_person(Role.USER)
+    parts = urlsplit(settings.database_url)
+    relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.open()
+    through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl()
+    listener = bus.PostgresBus(through)
+    bus.use(listener)
+    await listener.start()
+    try:
+        async with listener.hub.subscribe() as feed:
+            # Given the listening connection dies silently: nothing passes, nothing closes
+            relay.freeze()
+            # When a change commits meanwhile (its NOTIFY goes into the dead connection)
+            incident = await service.report_incident(actor=reporter.user, description="lost")
+            # Then it arrives once the loss is noticed and the listener has reconnected
+            change_id = await asyncio.wait_for(feed.next(), 15)
+            assert (await IncidentChange.get(id=change_id)).incident_id == incident.id
+            await _nothing_else_arrived(feed, make_person)
+    finally:
+        await listener.stop()
+        await relay.cut()
