@@ -14,13 +14,12 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
 from gql_support.accounts.links import Signer
 from gql_support.accounts.models import ApiToken, PasswordReset, User
 from gql_support.accounts.passwords import check_new_password
 from gql_support.accounts.service import checked_email, end_sessions, hash_password, void_resets
 from gql_support.accounts.throttle import Throttle
+from gql_support.db import transaction
 from gql_support.errors import InvalidToken
 from gql_support.notify.password_reset import queue_reset_email
 from gql_support.text import check_characters
@@ -65,7 +64,7 @@ async def request_password_reset(
         return
     salt = secrets.token_hex(16)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with transaction():
         # Only the newest link works.
         await void_resets(user.id)
         await PasswordReset.create(
@@ -95,7 +94,7 @@ async def reset_password(*, token: str, new_password: str) -> User:
     if reset is None:
         raise refused
     password_hash = await hash_password(new_password)
-    async with in_transaction():
+    async with transaction():
         # Used up by a conditional update: of two requests with one token, one wins.
         if not await PasswordReset.filter(id=reset.id, used_at=None, expires_at__gt=now).update(
             used_at=now

@@ -20,12 +20,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from gql_support.accounts.models import ApiToken, PasswordReset, Role, User
 from gql_support.accounts.passwords import check_new_password
 from gql_support.accounts.throttle import Throttle
 from gql_support.accounts.timezones import DEFAULT_TIME_ZONE, is_time_zone
+from gql_support.db import transaction
 from gql_support.errors import Forbidden, InvalidCredentials, InvalidInput, NotFound
 from gql_support.live import bus
 from gql_support.text import check_characters
@@ -123,7 +123,7 @@ async def create_user(
     if password is not None:
         check_new_password(password, field=["input", "password"])
     password_hash = None if password is None else await hash_password(password)
-    async with in_transaction():
+    async with transaction():
         await _check_email_free(email)
         try:
             return await User.create(
@@ -286,7 +286,7 @@ async def change_user(
     name = _checked_profile(name=name, locale=locale, time_zone=time_zone)
     if email is not None:
         email = checked_email(email, field=["input", "email"])
-    async with in_transaction():
+    async with transaction():
         # Every active admin's row is locked first, in id order, so two admins demoting each
         # other at once are serialised and the second sees the first's change.
         admins = {
@@ -424,7 +424,7 @@ async def update_profile(
     name = _checked_profile(name=name, locale=locale, time_zone=time_zone)
     password_hash = None if password is None else await _new_password_hash(user, password)
     revoked: list[int] = []
-    async with in_transaction():
+    async with transaction():
         current = await User.select_for_update().get(id=user.id)
         _apply_profile(current, name=name, locale=locale, time_zone=time_zone)
         if password_hash is not None:

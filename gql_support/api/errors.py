@@ -11,7 +11,8 @@
     │   unreachable (down, restarting)   in every mode (try again shortly); a token that cannot
     │                                    be checked then is answered 503 (see ``api.app``)
     ├── the database went away during  → ClientErrors: code ``OUTCOME_UNKNOWN``: the change may
-    │   an incident change's commit      be kept or not; read before retrying
+    │   a change's commit (incidents,    be kept or not; read before retrying
+    │   accounts: ``db.transaction``)
     └── anything else, a bug           → ClientErrors: masked as "Unexpected error." (not in
                                          debug; production adds the request id, see ``schema``)
 

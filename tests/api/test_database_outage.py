@@ -296,6 +296,33 @@ async def test_a_change_whose_commit_is_cut_off_says_its_outcome_is_unknown(
         await conn.close()
 
 
+async def test_an_account_change_whose_commit_is_cut_off_says_its_outcome_is_unknown(
+    relay: Relay, gql: GraphQLClient, make_person: MakePerson, settings: Settings
+) -> None:
+    """The account mutations commit as the incident ones do: a cut-off COMMIT is
+    OUTCOME_UNKNOWN there too, never "UNAVAILABLE, try again"."""
+    user = await make_person(Role.USER)
+    rename = 'mutation { updateProfile(input: {name: "Renamed"}) { user { name } } }'
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        # A row lock on the user (the token check's plain reads pass it) holds the change
+        # inside its transaction, after the rate limit's own commit.
+        async with conn.transaction():
+            await conn.execute('SELECT 1 FROM "user" WHERE id = $1 FOR UPDATE', user.user.id)
+            sent = asyncio.ensure_future(gql.post(rename, as_=user))
+            await _waiting_on_a_lock(conn)
+            relay.cut_at_commit = True
+        answer = await asyncio.wait_for(sent, DEADLINE)
+        assert answer.status_code == 200, answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "OUTCOME_UNKNOWN", error
+        # PostgreSQL kept it: "try again" would have been wrong
+        name = await conn.fetchval('SELECT name FROM "user" WHERE id = $1', user.user.id)
+        assert name == "Renamed"
+    finally:
+        await conn.close()
+
+
 async def _waiting_on_a_lock(conn: asyncpg.Connection) -> None:
     """Returns once another session waits for a lock (polled with a deadline)."""
     query = "SELECT count(*) FROM pg_locks WHERE NOT granted"
