@@ -39,6 +39,7 @@ from gql_support.api.ids import to_global_id
 from gql_support.attachments.storage import S3Storage, s3_client
 from gql_support.live import bus
 from gql_support.settings import Settings
+from tests.fuzz_tally import TALLY
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GQL_SUPPORT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -338,3 +339,15 @@ async def start_cli(settings: Settings, *args: str, **env: str) -> asyncio.subpr
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After a run of the model or the fuzzers (``make fuzz``): what they did, in a few lines
+    (pytest's own lines above say what failed)."""
+    if not TALLY:
+        return
+    terminalreporter.section("fuzz summary")
+    for what, n in sorted(TALLY.items()):
+        terminalreporter.write_line(f"{what}: {n}")
+    outcomes = {k: len(v) for k, v in terminalreporter.stats.items() if k in ("passed", "failed")}
+    terminalreporter.write_line(f"tests: {outcomes}")

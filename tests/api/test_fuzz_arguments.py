@@ -53,6 +53,7 @@ from gql_support.settings import Settings
 from tests.api.hostile import assert_client_error_only, post_raw
 from tests.conftest import GraphQLClient, MakePerson, Person
 from tests.documents import ADD_COMMENT, REPORT
+from tests.fuzz_tally import count
 
 #: The schema as clients see it, rebuilt from its SDL.
 SCHEMA: GraphQLSchema = graphql.build_schema(build_schema().as_str())
@@ -397,3 +398,4 @@ async def test_no_argument_value_breaks_the_server(
 
         # Then the server answers without failing
         assert_client_error_only(response)
+        count(f"argument fuzzer: values sent, answered {response.status_code}")

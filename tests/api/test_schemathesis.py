@@ -30,6 +30,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.graphql.schemas import GraphQLSchema
 
 from gql_support.api.schema import build_schema
+from tests.fuzz_tally import count
 
 MANAGER = "manager@example.com"
 EXAMPLES = int(os.environ.get("GQL_SUPPORT_TEST_SCHEMATHESIS_EXAMPLES", "10"))
@@ -149,10 +150,12 @@ def test_no_server_error_and_no_unexpected_error(
     )
     def check(case: schemathesis.Case[Any]) -> None:
         response = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        count(f"schemathesis: requests, answered {response.status_code}")
         assert response.status_code < 500, response.text
         assert "Unexpected error" not in response.text, (case.body, response.text)
 
     check()
+    count(f"schemathesis: fields fuzzed, up to {EXAMPLES} examples each")
     if label != "Mutation.logout":
         # Still signed in: the examples were not all turned away at the door.
         viewer = httpx.post(

@@ -70,6 +70,7 @@ from gql_support.notify.models import OutboxMessage
 from gql_support.settings import Settings
 from tests.conftest import _pg_admin, _pg_url
 from tests.documents import ADD_COMMENT, SAVE
+from tests.fuzz_tally import count
 
 EXAMPLES = int(os.environ.get("GQL_SUPPORT_TEST_MODEL_EXAMPLES", "5"))
 STEPS = int(os.environ.get("GQL_SUPPORT_TEST_MODEL_STEPS", "25"))
@@ -255,6 +256,7 @@ class DeskMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        count(f"model: examples run ({self.backend})")
         self.runner = asyncio.Runner()
         self.folder = Path(tempfile.mkdtemp(prefix="gqls-model-", dir=Path.cwd()))
         self.database: str | None = None
@@ -332,7 +334,11 @@ class DeskMachine(RuleBasedStateMachine):
             except DomainError as error:
                 return str(error.code), None
 
-        return self.runner.run(run())
+        code, result = self.runner.run(run())
+        # The rule is the method that made the request (``DeskMachine.<rule>.<locals>...``).
+        rule = request.__qualname__.split(".<locals>")[0].rsplit(".", 1)[-1]
+        count(f"model: rule {rule}, {'accepted' if code is None else 'refused'}")
+        return code, result
 
     def _accept(self, desk: Desk, outcome: Outcome, code: str | None) -> None:
         assert code == outcome.code, (code, outcome)
@@ -563,6 +569,7 @@ class DeskMachine(RuleBasedStateMachine):
     @invariant()
     def database_matches_the_model(self) -> None:
         self.runner.run(self._check())
+        count(f"model: steps checked against the database ({self.backend})")
 
     async def _check(self) -> None:
         person = {user_id: n for n, user_id in enumerate(self.user_ids)}
@@ -674,6 +681,7 @@ async def _links(
 
 def test_the_desk_behaves_as_its_model(backend: str, template: Any) -> None:
     machine = type("Desk", (DeskMachine,), {"backend": backend, "template": template})
+    count(f"model: examples asked ({backend}, up to {STEPS} steps each)", EXAMPLES)
     run_state_machine_as_test(
         machine,
         settings=hypothesis_settings(
