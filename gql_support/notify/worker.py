@@ -4,7 +4,10 @@ A claim is a lease: the worker sets ``lease_until`` and ``claimed_by`` on a batc
 (on PostgreSQL under ``SELECT … FOR UPDATE SKIP LOCKED``, so several workers take different
 rows), sends them over one connection, then marks the batch SENT in one statement. A worker
 that dies mid-batch leaves its rows leased; when the lease ends another worker sends them
-again, with the same Message-ID, so nothing is lost and a resend is recognisable.
+again, with the same Message-ID, so nothing is lost and a resend is recognisable. A claim whose
+answer never came (the database went away after running it) may have leased rows the worker
+never saw: before its next drain, with nothing in hand, the worker hands back every row still
+leased to it, rather than leaving them to wait out the lease.
 
 A failed send is retried after an exponential, capped, jittered delay; after
 ``outbox_max_attempts`` tries (or at once, on a permanent 5xx refusal) the row is FAILED.
@@ -154,6 +157,8 @@ class OutboxWorker:
         self._reminders_next: datetime | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
         self.stopping = asyncio.Event()
+        #: A claim failed: rows may be leased to this worker that it never received.
+        self._claim_lost = False
 
     async def queue_reminders(self) -> int:
         """Has the reminders due by now written to the outbox, if it is time to look again;
@@ -179,10 +184,20 @@ class OutboxWorker:
         """
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.outbox_lease_seconds)
-        values = await _execute(
-            _CLAIM,
-            [lease, self.name, OutboxStatus.PENDING.value, now, self.settings.outbox_batch_size],
-        )
+        try:
+            values = await _execute(
+                _CLAIM,
+                [
+                    lease,
+                    self.name,
+                    OutboxStatus.PENDING.value,
+                    now,
+                    self.settings.outbox_batch_size,
+                ],
+            )
+        except BaseException:
+            self._claim_lost = True
+            raise
         # The rows of one change carry the same payload: decode it once, and let the renderer
         # see that they share it.
         payloads: dict[str, dict[str, Any]] = {}
@@ -262,6 +277,8 @@ class OutboxWorker:
         current: _Outcome | None = None
         following: asyncio.Future[list[Claimed]] | None = None
         await self.queue_reminders()
+        if self._claim_lost:
+            await self._release_lost_claims()
         try:
             rows = await self.claim()
             while rows and not self.stopping.is_set():
@@ -343,6 +360,16 @@ class OutboxWorker:
             lease_until=None,
             last_error=text,
         )
+
+    async def _release_lost_claims(self) -> None:
+        """Hands back every row still leased to this worker, between drains (so none is in
+        hand), after a claim failed: it may have leased rows whose answer never came."""
+        released = await OutboxMessage.filter(
+            claimed_by=self.name, status=OutboxStatus.PENDING, lease_until__not_isnull=True
+        ).update(lease_until=None, attempts=F("attempts") - 1)
+        self._claim_lost = False
+        if released:
+            log.info("handed back %d outbox row(s) a failed claim had leased", released)
 
     async def _release(self, rows: list[Claimed]) -> None:
         """Hands back claimed rows not tried, without counting the try."""

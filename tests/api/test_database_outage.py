@@ -39,7 +39,8 @@ class Relay:
     ``go_down`` drops every connection and, until ``go_up``, each new one as it comes; with
     ``cut_at_commit`` the next COMMIT reaches PostgreSQL but its answer never reaches the app;
     ``freeze`` makes the open connections die silently (nothing more passes, nothing closes),
-    as behind a lost network, while new ones work."""
+    as behind a lost network, while new ones work; ``cut_after`` (bytes) is ``cut_at_commit``
+    for the next message the app sends that contains them."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -49,6 +50,7 @@ class Relay:
         self.down = False
         self.dropped = asyncio.Event()
         self.cut_at_commit = False
+        self.cut_after: bytes | None = None
         self.frozen: set[asyncio.StreamWriter] = set()
 
     def freeze(self) -> None:
@@ -88,8 +90,9 @@ class Relay:
                         continue
                     sink.write(data)
                     await sink.drain()
-                    if sink is up_writer and self.cut_at_commit and b"COMMIT" in data:
-                        self.cut_at_commit = False
+                    marker = b"COMMIT" if self.cut_at_commit else self.cut_after
+                    if sink is up_writer and marker is not None and marker in data:
+                        self.cut_at_commit, self.cut_after = False, None
                         writer.transport.abort()
                         return
             sink.transport.abort()

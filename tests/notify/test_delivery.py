@@ -6,7 +6,9 @@ import asyncio
 import signal
 from email import message_from_bytes, policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 from tortoise.transactions import in_transaction
 
@@ -19,6 +21,7 @@ from gql_support.incidents.changes import IncidentChanges
 from gql_support.notify.models import OutboxMessage, OutboxStatus
 from gql_support.notify.worker import OutboxWorker, retry_delay
 from gql_support.settings import Settings
+from tests.api.test_database_outage import Relay
 from tests.conftest import GraphQLClient, MakePerson, Person, start_cli
 from tests.notify.conftest import Clock, MakeWorker, SmtpServer
 
@@ -319,3 +322,33 @@ async def test_the_app_lifespan_runs_the_sender_unless_told_not_to(
     assert await OutboxMessage.filter(status=OutboxStatus.PENDING).count() == 1
     assert len(smtp.inbox.received) == 1
     assert await OutboxMessage.filter(status=OutboxStatus.PENDING).count() == 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_claim_whose_answer_was_cut_off_is_handed_back_at_the_next_drain(
+    make_person: MakePerson, smtp: SmtpServer, make_worker: MakeWorker, settings: Settings
+) -> None:
+    # Given a queued email, and a worker reaching PostgreSQL through a relay
+    incident_id, reporter, [watcher] = await _incident_with_people(make_person, watchers=1)
+    await service.add_comment(actor=reporter.user, incident_id=incident_id, body="Hello")
+    parts = urlsplit(settings.database_url)
+    relay = Relay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await relay.open()
+    await db.close_database()
+    through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}").geturl()
+    await db.open_database(settings.model_copy(update={"database_url": through}))
+    try:
+        worker = make_worker()
+        # When its claim reaches PostgreSQL (and leases the row) but the answer never comes
+        relay.cut_after = worker.name.encode()
+        with pytest.raises(asyncpg.PostgresConnectionError):
+            await worker.drain()
+        assert await OutboxMessage.filter(claimed_by=worker.name).count() == 1
+
+        # Then its next drain sends it, without waiting out the lease (300 s)
+        assert await worker.drain() == 1
+        assert smtp.inbox.addresses() == [watcher.user.email]
+        row = await OutboxMessage.get()
+        assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
+    finally:
+        await relay.cut()
