@@ -8,8 +8,8 @@ WebSocket connection) is handled carrying its request id.
     WithRequestId       a filter that puts it on each record, as ``record.request_id``
     WithoutQueryString  drops the query string from access lines (signed links carry theirs)
     JsonFormatter       time, level, logger, message, request_id, and the exception if any
-    failure             logs a failure: one WARNING line for an outage, ERROR with the
-                        traceback for anything else (a bug)
+    failure             logs a failure: one WARNING line for an outage or a statement
+                        timeout, ERROR with the traceback for anything else (a bug)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import LOGGING_CONFIG
 
-from gql_support.db import is_unavailable
+from gql_support.db import is_statement_timeout, is_unavailable
 
 #: The request being handled, for every log line written meanwhile.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -67,10 +67,18 @@ class RequestId:
 def failure(logger: logging.Logger, error: BaseException, message: str, *args: object) -> None:
     """Logs a failure. When a server it needed (the database, Redis) was out of reach, that is
     an expected outage: one WARNING line naming the error, as a restart of PostgreSQL would
-    otherwise bury the log under identical tracebacks. Anything else is a bug: ERROR, with the
-    traceback."""
-    if is_unavailable(error):
-        logger.warning(message + " (unavailable: %s: %s)", *args, type(error).__name__, error)
+    otherwise bury the log under identical tracebacks; so is a statement the database cancelled
+    at its timeout (the client is told ``TIMEOUT``: the load or the request was too heavy).
+    Anything else is a bug: ERROR, with the traceback."""
+    kind = (
+        "unavailable"
+        if is_unavailable(error)
+        else "timed out"
+        if is_statement_timeout(error)
+        else None
+    )
+    if kind is not None:
+        logger.warning(message + " (%s: %s: %s)", *args, kind, type(error).__name__, error)
     else:
         logger.error(message, *args, exc_info=error)
 

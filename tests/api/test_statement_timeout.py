@@ -7,6 +7,7 @@ statements wait for, and waiting counts towards the timeout. Nothing here is tim
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,14 +51,22 @@ async def short_timeout(settings: Settings) -> Settings:
 
 
 async def test_a_statement_past_the_timeout_is_cancelled_with_the_code_timeout(
-    short_timeout: Settings, gql: GraphQLClient, make_person: MakePerson
+    short_timeout: Settings,
+    gql: GraphQLClient,
+    make_person: MakePerson,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     user = await make_person(Role.USER)
 
     async with _incidents_locked(short_timeout):
         # A deadline, not a measure: without a timeout these would wait for ever.
-        read = await asyncio.wait_for(gql.post(INCIDENTS, as_=user), DEADLINE)
-        write = await asyncio.wait_for(gql.post(REPORT, as_=user), DEADLINE)
+        with caplog.at_level(logging.INFO, logger="gql_support"):
+            read = await asyncio.wait_for(gql.post(INCIDENTS, as_=user), DEADLINE)
+            write = await asyncio.wait_for(gql.post(REPORT, as_=user), DEADLINE)
+    # Logged as one WARNING line each, no traceback: a load problem, not a bug
+    logged = [r for r in caplog.records if r.name.startswith("gql_support")]
+    assert [(r.levelno, r.exc_info) for r in logged] == [(logging.WARNING, None)] * 2
+    assert all("timed out" in r.getMessage() for r in logged)
 
     for response in (read, write):
         assert response.status_code == 200, response.text
