@@ -22,6 +22,7 @@ Afterwards the checker proves, from the database and the SMTP server's counts:
   went away during its commit, may have committed: at most once);
 - each incident's history replays to its status, and its version counts its changes;
 - each subscriber saw every change committed while it was connected, or was told it fell behind
+  (closed with 4008) or that its connection broke (no close frame, 1011, 1012, 1013)
   (connected: from its ``subscribe`` to its close, for an attempt that was acknowledged; after
   the clients stop, each subscriber stays until nothing arrives for ``QUIET`` seconds, so a
   subscription still working through its queue is not counted as losing what it would send);
@@ -64,6 +65,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 REQUEST_TIMEOUT = 15.0
 #: A change this close to a subscriber's connecting or dropping may fall on either side.
 WINDOW_MARGIN = 2.0
+#: How a connection can end that tells its subscriber it may have missed changes: 4008 (fell
+#: behind), or an abnormal end (no close frame: its server died; 1011 server error, 1012
+#: restart, 1013 try again later). A killed server takes with it the changes it had not sent
+#: yet; graphql-transport-ws has no resume, so a client re-reads after any such reconnect.
+TOLD = frozenset({"4008", "dropped", "1006", "1011", "1012", "1013"})
 #: After the clients stop, a subscriber leaves once nothing arrived for this many seconds...
 QUIET = 3.0
 #: ...or this long after the clients stopped, whichever comes first.
@@ -427,7 +433,7 @@ async def subscribe_loop(soak: Soak, sub: Subscriber, token: str) -> None:
         end = time.time()
         sub.closes[code] += 1
         if subscribed:
-            (sub.behind if code == "4008" else sub.windows).append((start, end))
+            (sub.behind if code in TOLD else sub.windows).append((start, end))
         if code != "done":
             await asyncio.sleep(0.5)
 
