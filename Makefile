@@ -1,7 +1,7 @@
 # make run: set up .venv and serve the API with GraphiQL on the embedded SQLite database.
 # make test: set up .venv and run the whole test suite (SQLite and PostgreSQL).
 # make bench: the dashboard page beside PostGraphile and a hand-written floor (benchmarks/).
-# make fuzz: the model of the desk and the fuzzers, run long (a few minutes each).
+# make fuzz: the model of the desk and the fuzzers, run long, then a summary of what they did.
 # make soak: PostgreSQL restart and a killed server under 50 clients, then 20 writers on SQLite.
 PYTHON ?= python3
 VENV := .venv
