@@ -327,8 +327,13 @@ async def test_an_account_change_whose_commit_is_cut_off_says_its_outcome_is_unk
 
 
 async def _waiting_on_a_lock(conn: asyncpg.Connection) -> None:
-    """Returns once another session waits for a lock (polled with a deadline)."""
-    query = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+    """Returns once another session of this test's database waits for a lock (polled with a
+    deadline). Not any ungranted lock in ``pg_locks``: on a shared server, another test's wait
+    let the cut be armed before the change under test was waiting, and cut an earlier COMMIT."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
     async with asyncio.timeout(DEADLINE):
         while not await conn.fetchval(query):  # noqa: ASYNC110 - PostgreSQL tells no event
             await asyncio.sleep(0.01)
