@@ -1,4 +1,5 @@
-"""DataLoaders, built fresh for every request so their cache never outlives it."""
+"""DataLoaders, built fresh for every request so their cache never outlives it. Users come as
+plain values (no model instances on the read path)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from gql_support.accounts.models import User
-from gql_support.accounts.service import users_by_ids
 from gql_support.attachments import service as attachments
 from gql_support.attachments.models import Attachment
 from gql_support.errors import DomainError
@@ -27,18 +26,22 @@ PageKey = tuple[int, int | None, str | None]
 PageResult = tuple[list[Any], bool]
 
 
-async def _users(ids: list[int]) -> list[User | None]:
-    found = await users_by_ids(ids)
+#: A user as plain values (``queries.USER_COLUMNS``).
+UserRow = dict[str, Any]
+
+
+async def _users(ids: list[int]) -> list[UserRow | None]:
+    found = await queries.user_rows(ids)
     return [found.get(i) for i in ids]
 
 
-async def _supporters(ids: list[int]) -> list[list[User]]:
-    grouped = await queries.users_by_incident(IncidentSupporter, ids)
+async def _supporters(ids: list[int]) -> list[list[UserRow]]:
+    grouped = await queries.user_rows_by_incident(IncidentSupporter, ids)
     return [grouped.get(i, []) for i in ids]
 
 
-async def _watchers(ids: list[int]) -> list[list[User]]:
-    grouped = await queries.users_by_incident(IncidentWatcher, ids)
+async def _watchers(ids: list[int]) -> list[list[UserRow]]:
+    grouped = await queries.user_rows_by_incident(IncidentWatcher, ids)
     return [grouped.get(i, []) for i in ids]
 
 
@@ -87,11 +90,11 @@ def _pager(model: type[Comment] | type[IncidentEvent]) -> DataLoader[PageKey, Pa
 
 @dataclass
 class Loaders:
-    user_by_id: DataLoader[int, User | None] = field(default_factory=lambda: DataLoader(_users))
-    supporters_by_incident_id: DataLoader[int, list[User]] = field(
+    user_by_id: DataLoader[int, UserRow | None] = field(default_factory=lambda: DataLoader(_users))
+    supporters_by_incident_id: DataLoader[int, list[UserRow]] = field(
         default_factory=lambda: DataLoader(_supporters)
     )
-    watchers_by_incident_id: DataLoader[int, list[User]] = field(
+    watchers_by_incident_id: DataLoader[int, list[UserRow]] = field(
         default_factory=lambda: DataLoader(_watchers)
     )
     references_by_incident_id: DataLoader[int, list[Reference]] = field(

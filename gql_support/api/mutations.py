@@ -144,9 +144,12 @@ def _incident_pk(global_id: strawberry.ID) -> int:
     return decode_id(global_id, "Incident", field=["input", "incidentId"])
 
 
-def _changed(incident: incidents.Incident, client_mutation_id: str | None) -> IncidentPayload:
+def _changed(
+    info: Info, incident: incidents.Incident, client_mutation_id: str | None
+) -> IncidentPayload:
     return IncidentPayload(
-        incident=Incident.from_model(incident), client_mutation_id=client_mutation_id
+        incident=Incident.from_model(incident, info.context.loaders),
+        client_mutation_id=client_mutation_id,
     )
 
 
@@ -280,7 +283,7 @@ class Mutation:
             ),
             store=info.context.attachments,
         )
-        return _changed(incident, input.client_mutation_id)
+        return _changed(info, incident, input.client_mutation_id)
 
     @mutation()
     async def assign_incident(self, info: Info, input: AssignIncidentInput) -> IncidentPayload:
@@ -290,7 +293,7 @@ class Mutation:
             changes=IncidentChanges(**edit_values(input)),
             expected_version=input.expected_version,
         )
-        return _changed(done.incident, input.client_mutation_id)
+        return _changed(info, done.incident, input.client_mutation_id)
 
     @mutation()
     async def update_status(self, info: Info, input: UpdateStatusInput) -> IncidentPayload:
@@ -301,7 +304,7 @@ class Mutation:
             comment=input.comment,
             expected_version=input.expected_version,
         )
-        return _changed(incident, input.client_mutation_id)
+        return _changed(info, incident, input.client_mutation_id)
 
     @mutation()
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
@@ -315,7 +318,7 @@ class Mutation:
         )
         return CommentPayload(
             comment=Comment.from_model(comment),
-            incident=Incident.from_model(incident),
+            incident=Incident.from_model(incident, info.context.loaders),
             client_mutation_id=input.client_mutation_id,
         )
 
@@ -333,7 +336,7 @@ class Mutation:
             ),
             store=info.context.attachments,
         )
-        return _changed(done.incident, input.client_mutation_id)
+        return _changed(info, done.incident, input.client_mutation_id)
 
     @mutation()
     async def watch_incident(self, info: Info, input: WatchIncidentInput) -> IncidentPayload:
@@ -342,4 +345,4 @@ class Mutation:
             incident_id=_incident_pk(input.incident_id),
             watching=input.watching,
         )
-        return _changed(incident, input.client_mutation_id)
+        return _changed(info, incident, input.client_mutation_id)

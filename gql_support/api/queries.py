@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.permission import BasePermission
@@ -29,6 +30,8 @@ from gql_support.api.types import (
     Reference,
     User,
     ViewerDependent,
+    incident_columns,
+    known_or_later,
 )
 from gql_support.attachments import models as attachments
 from gql_support.exports import service as exports
@@ -50,11 +53,11 @@ async def _node(info: Info, id: strawberry.ID) -> Node | None:
         return None
     type_name, pk = parsed
     if type_name == "User":
-        user = await info.context.loaders.user_by_id.load(pk)
-        return None if user is None else User.from_model(user)
+        row = await info.context.loaders.user_by_id.load(pk)
+        return None if row is None else User.from_row(row)
     if type_name == "Incident":
         incident = await queries.get_incident(incident_id=pk)
-        return None if incident is None else Incident.from_model(incident)
+        return None if incident is None else Incident.from_model(incident, info.context.loaders)
     if type_name == "Comment":
         comment = await incidents.Comment.get_or_none(id=pk)
         return None if comment is None else Comment.from_model(comment)
@@ -94,32 +97,46 @@ def _node_fields(selected: Iterable[Selection]) -> dict[str, list[SelectedField]
     return wanted
 
 
-async def _page_values(
-    wanted: dict[str, list[SelectedField]], items: list[incidents.Incident]
-) -> PageValues:
-    """The relations a page of incidents shows, read up front in one query each, as plain
-    values: its users, supporters and comment counts, those the query selects."""
-    ids = [incident.id for incident in items]
-    user_ids = set()
-    if "reporter" in wanted:
-        user_ids |= {incident.reporter_id for incident in items}
-    if "assignedTo" in wanted:
-        user_ids |= {i.assigned_to_id for i in items if i.assigned_to_id is not None}
-    users = await queries.user_rows(user_ids) if user_ids else {}
-    supporters = supporter_ids = None
-    if ("supportedBy" in wanted or "allowedTransitions" in wanted) and ids:
-        rows = await queries.supporter_rows(ids)
-        supporters = {i: [User.from_row(row) for row in found] for i, found in rows.items()}
-        supporter_ids = {i: frozenset(row["id"] for row in found) for i, found in rows.items()}
-    counts = None
+def _page_extras(
+    selected: Iterable[Selection], wanted: dict[str, list[SelectedField]]
+) -> queries.PageExtras:
+    """What the page's statement reads beside the incidents' columns, for what the query
+    selects on the connection and its nodes."""
     comments = wanted.get("comments", [])
-    if ids and any(f.name == "totalCount" for c in comments for f in _fields(c.selections)):
-        counts = await queries.count_by_incident(incidents.Comment, ids)
+    on_connection = {part.name for field in _fields(selected) for part in _fields(field.selections)}
+    return queries.PageExtras(
+        total_count="totalCount" in on_connection,
+        comment_count=any(f.name == "totalCount" for c in comments for f in _fields(c.selections)),
+        users="reporter" in wanted or "assignedTo" in wanted,
+        supporters="supportedBy" in wanted or "allowedTransitions" in wanted,
+    )
+
+
+def _page_values(rows: list[dict[str, Any]], extras: queries.PageExtras) -> PageValues:
+    """The relations of a page of incidents that its statement read, as plain values: the
+    users (reporters, assignees, supporters), supporters and comment counts."""
+    users: dict[int, User] = {}
+
+    def user(values: dict[str, Any]) -> User:
+        found = users.get(values["id"])
+        if found is None:
+            found = users[values["id"]] = User.from_row(values)
+        return found
+
+    supporters = supporter_ids = counts = None
+    if extras.users:
+        for row in rows:
+            for name in ("reporter_user", "assignee_user"):
+                if row[name] is not None:
+                    user(row[name])
+    if extras.supporters:
+        found = {row["id"]: row["supporter_users"] for row in rows}
+        supporters = {i: [user(u) for u in them] for i, them in found.items()}
+        supporter_ids = {i: frozenset(u["id"] for u in them) for i, them in found.items()}
+    if extras.comment_count:
+        counts = {row["id"]: row["comment_count"] for row in rows}
     return PageValues(
-        users={i: User.from_row(row) for i, row in users.items()},
-        supporters=supporters,
-        supporter_ids=supporter_ids,
-        comment_counts=counts,
+        users=users, supporters=supporters, supporter_ids=supporter_ids, comment_counts=counts
     )
 
 
@@ -170,7 +187,7 @@ class Query:
             found = await queries.get_incident(incident_id=parsed[1])
         else:
             found = await queries.get_incident(number=number)
-        return None if found is None else Incident.from_model(found)
+        return None if found is None else Incident.from_model(found, info.context.loaders)
 
     @strawberry.field(permission_classes=_signed_in)
     async def incidents(
@@ -181,25 +198,26 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Incident]:
+        wanted = _node_fields(info.selected_fields)
+        extras = _page_extras(info.selected_fields, wanted)
         page = await queries.list_incidents(
             incident_filter=None if filter is None else filter.to_domain(),
             order=None if order_by is None else order_by.to_domain(),
             first=first,
             after=after,
+            columns=incident_columns(wanted),
+            extras=extras,
         )
-        values = await _page_values(_node_fields(info.selected_fields), page.items)
+        values = _page_values(page.items, extras)
+        loaders = info.context.loaders
         edges = [
-            Edge(cursor=c, node=Incident.from_model(i, values))
+            Edge(cursor=c, node=Incident.from_row(i, loaders, values))
             for c, i in zip(page.cursors, page.items, strict=True)
         ]
         page_info = PageInfo.of(
             page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
         )
-
-        async def load() -> tuple[list[Edge[Incident]], PageInfo]:
-            return edges, page_info
-
-        return Connection(load=load, count=page.total_count, page=(edges, page_info))
+        return Connection.of(edges, page_info, count=known_or_later(None, page.total_count))
 
     @strawberry.field(permission_classes=_signed_in)
     async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:

@@ -225,13 +225,13 @@ class Subscription:
                 if not isinstance(info.context.request, WebSocket):
                     # Permissions are re-checked per event: a deactivated viewer hears no more.
                     user = await shared.loaders.user_by_id.load(viewer.id)
-                    if user is None or not user.is_active:
+                    if user is None or not user["is_active"]:
                         return
                 info.context.loaders = shared.loaders
                 seen = shared.seen
                 yield IncidentUpdate(
                     kind=seen.change.kind,
-                    incident=Incident.from_model(seen.incident),
+                    incident=Incident.from_model(seen.incident, shared.loaders),
                     events=[IncidentEvent.from_model(e) for e in seen.events],
                 )
 

@@ -1,21 +1,26 @@
-"""Strawberry object types: the contract's shapes, resolved from the domain models."""
+"""Strawberry object types: the contract's shapes, built from the domain models or, for a page of
+the dashboard, from plain values read in one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Set
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.schema_directive import Location
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
 from gql_support.accounts import models as accounts
 from gql_support.accounts.models import Role
 from gql_support.accounts.timezones import DEFAULT_TIME_ZONE
 from gql_support.api.context import Info
-from gql_support.api.dataloaders import PageKey, PageResult
+from gql_support.api.dataloaders import Loaders, PageKey, PageResult
 from gql_support.api.ids import to_global_id
 from gql_support.attachments import models as attachments
 from gql_support.exports.view import ExportFormat
@@ -97,7 +102,8 @@ class User(Node):
             email=row["email"],
             role=Role(row["role"]),
             locale=row["locale"],
-            is_active=row["is_active"],
+            # SQLite's JSON holds a boolean as 0 or 1.
+            is_active=bool(row["is_active"]),
             time_zone=row["time_zone"],
         )
 
@@ -105,13 +111,26 @@ class User(Node):
 T = TypeVar("T")
 
 
-def now_or_later(value: T | None, later: Callable[[], Awaitable[T]]) -> T:
-    """``value`` when it is already known, else the awaitable that reads it. graphql-core
-    awaits whatever a resolver returns, so a field whose value a page loaded up front resolves
-    at once, without a task of its own (a task per field was most of a dashboard page's CPU)."""
-    if value is not None:
-        return value
-    return cast(T, later())
+class Later(Generic[T]):
+    """A field's value, read only if the query selects the field. A field without a resolver
+    is the cheapest Strawberry has (its attribute, handed over as it is), and graphql-core
+    awaits a field's value when it is awaitable: so a value a page read up front is a plain
+    attribute (no call, no task of its own), and one it did not is a ``Later``, read when
+    awaited. Never awaited, it reads nothing (and, not being a coroutine, warns of nothing)."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._read().__await__()
+
+
+def known_or_later(value: T | None, read: Callable[[], Awaitable[T]]) -> T:
+    """``value`` when it is known, else a ``Later`` that reads it (typed as the value: the
+    field's type is what the query sees)."""
+    return value if value is not None else cast(T, Later(read))
 
 
 @dataclass(frozen=True)
@@ -125,10 +144,10 @@ class PageValues:
     comment_counts: Mapping[int, int] | None = None
 
 
-async def _user(info: Info, user_id: int) -> User:
-    user = await info.context.loaders.user_by_id.load(user_id)
-    assert user is not None, "foreign keys keep users in place"
-    return User.from_model(user)
+async def _user(loaders: Loaders, user_id: int) -> User:
+    row = await loaders.user_by_id.load(user_id)
+    assert row is not None, "foreign keys keep users in place"
+    return User.from_row(row)
 
 
 @strawberry.type
@@ -143,7 +162,7 @@ class Reference(Node):
 
     @strawberry.field
     async def added_by(self, info: Info) -> User:
-        return await _user(info, self.added_by_id)
+        return await _user(info.context.loaders, self.added_by_id)
 
     @classmethod
     def from_model(cls, reference: incidents.Reference) -> Reference:
@@ -179,7 +198,7 @@ class Attachment(Node):
 
     @strawberry.field
     async def uploaded_by(self, info: Info) -> User:
-        return await _user(info, self.model.uploaded_by_id)
+        return await _user(info.context.loaders, self.model.uploaded_by_id)
 
     @classmethod
     def from_model(cls, attachment: attachments.Attachment) -> Attachment:
@@ -203,7 +222,7 @@ class Comment(Node):
 
     @strawberry.field
     async def author(self, info: Info) -> User:
-        return await _user(info, self.author_id)
+        return await _user(info.context.loaders, self.author_id)
 
     @strawberry.field
     async def attachments(self, info: Info) -> list[Attachment]:
@@ -232,7 +251,7 @@ class IncidentEvent(Node):
 
     @strawberry.field
     async def actor(self, info: Info) -> User | None:
-        return None if self.actor_id is None else await _user(info, self.actor_id)
+        return None if self.actor_id is None else await _user(info.context.loaders, self.actor_id)
 
     @classmethod
     def from_model(cls, event: incidents.IncidentEvent) -> IncidentEvent:
@@ -276,39 +295,43 @@ class Edge(Generic[N]):
 @strawberry.type
 class Connection(Generic[N]):
     """A page of a list. The page and the count are read only if the query asks for them, so
-    ``comments { totalCount }`` loads no comment."""
+    ``comments { totalCount }`` loads no comment (see ``Later``)."""
 
-    load: strawberry.Private[Callable[[], Awaitable[tuple[list[Edge[N]], PageInfo]]]]
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-    #: The page and the count when they are known already (see ``now_or_later``).
-    page: strawberry.Private[tuple[list[Edge[N]], PageInfo] | None] = None
-    known_count: strawberry.Private[int | None] = None
+    edges: list[Edge[N]]
+    nodes: list[N]
+    page_info: PageInfo
+    total_count: int
 
-    async def _edges(self) -> list[Edge[N]]:
-        return (await self.load())[0]
+    @classmethod
+    def of(cls, edges: list[Edge[N]], page_info: PageInfo, *, count: int) -> Connection[N]:
+        """A page already read (``count`` may be a ``Later``)."""
+        nodes = [edge.node for edge in edges]
+        return cls(edges=edges, nodes=nodes, page_info=page_info, total_count=count)
 
-    async def _nodes(self) -> list[N]:
-        return [edge.node for edge in (await self.load())[0]]
+    @classmethod
+    def later(
+        cls,
+        load: Callable[[], Awaitable[tuple[list[Edge[N]], PageInfo]]],
+        *,
+        count: int,
+    ) -> Connection[N]:
+        """A page read when a field of it is awaited (``load`` is cached by a DataLoader)."""
 
-    async def _page_info(self) -> PageInfo:
-        return (await self.load())[1]
+        async def edges() -> list[Edge[N]]:
+            return (await load())[0]
 
-    @strawberry.field
-    def edges(self) -> list[Edge[N]]:
-        return now_or_later(None if self.page is None else self.page[0], self._edges)
+        async def nodes() -> list[N]:
+            return [edge.node for edge in (await load())[0]]
 
-    @strawberry.field
-    def nodes(self) -> list[N]:
-        known = None if self.page is None else [edge.node for edge in self.page[0]]
-        return now_or_later(known, self._nodes)
+        async def page_info() -> PageInfo:
+            return (await load())[1]
 
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        return now_or_later(None if self.page is None else self.page[1], self._page_info)
-
-    @strawberry.field
-    def total_count(self) -> int:
-        return now_or_later(self.known_count, self.count)
+        return cls(
+            edges=known_or_later(None, edges),
+            nodes=known_or_later(None, nodes),
+            page_info=known_or_later(None, page_info),
+            total_count=count,
+        )
 
 
 def _incident_rows(
@@ -316,8 +339,11 @@ def _incident_rows(
     counts: DataLoader[int, int],
     key: PageKey,
     convert: Callable[[Any], N],
+    *,
+    count: int | None = None,
 ) -> Connection[N]:
-    """The connection over one incident's comments or history, read through the loaders."""
+    """The connection over one incident's comments or history, read through the loaders
+    (its count too, unless known)."""
 
     async def load() -> tuple[list[Edge[N]], PageInfo]:
         rows, has_next = await pages.load(key)
@@ -325,7 +351,7 @@ def _incident_rows(
         cursors = [e.cursor for e in edges]
         return edges, PageInfo.of(cursors, has_next=has_next, has_previous=key[2] is not None)
 
-    return Connection(load=load, count=lambda: counts.load(key[0]))
+    return Connection.later(load, count=known_or_later(count, lambda: counts.load(key[0])))
 
 
 def _known(values: Mapping[int, T] | None, key: int, default: T) -> T | None:
@@ -334,90 +360,50 @@ def _known(values: Mapping[int, T] | None, key: int, default: T) -> T | None:
 
 @strawberry.type
 class Incident(Node):
-    model: strawberry.Private[incidents.Incident]
-    page: strawberry.Private[PageValues | None] = None
+    """An incident's own values are plain attributes (Strawberry resolves them without a call of
+    ours); its relations resolve from what a page read up front, else through the loaders."""
 
-    @strawberry.field(
+    number: int = strawberry.field(
         description="Request ID: a running sequence number, shown to people as e.g. #42."
     )
-    def number(self) -> int:
-        return self.model.number
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.model.description
-
-    @strawberry.field
-    def type(self) -> IncidentType:
-        return self.model.type
-
-    @strawberry.field
-    def impact(self) -> Impact:
-        return self.model.impact
-
-    @strawberry.field
-    def urgency(self) -> Urgency:
-        return self.model.urgency
-
-    @strawberry.field
-    def priority(self) -> Priority:
-        return self.model.priority
-
-    @strawberry.field
-    def status(self) -> IncidentStatus:
-        return self.model.status
-
-    @strawberry.field
-    def due_date(self) -> datetime | None:
-        return self.model.due_date
+    description: str
+    type: IncidentType
+    impact: Impact
+    urgency: Urgency
+    priority: Priority
+    status: IncidentStatus
+    due_date: datetime | None
 
     @strawberry.field(
         description="True when the due date has passed and the incident is still open."
     )
     def is_overdue(self) -> bool:
-        due = self.model.due_date
-        return (
-            due is not None
-            and due < datetime.now(UTC)
-            and self.model.status in incidents.OPEN_STATUSES
-        )
+        due = self.due_date
+        open_ = self.status in incidents.OPEN_STATUSES
+        return due is not None and due < datetime.now(UTC) and open_
 
-    @strawberry.field(description="The process task, step or scenario the incident was raised on.")
-    def task(self) -> str | None:
-        return self.model.task
+    task: str | None = strawberry.field(
+        description="The process task, step or scenario the incident was raised on."
+    )
 
-    def _known_user(self, user_id: int) -> User | None:
-        return None if self.page is None else self.page.users.get(user_id)
+    # Known when a page read them, else read when selected (``Later``).
+    reporter: User
+    assigned_to: User | None
+    supported_by: list[User]
 
-    @strawberry.field
-    def reporter(self, info: Info) -> User:
-        user_id = self.model.reporter_id
-        return now_or_later(self._known_user(user_id), lambda: _user(info, user_id))
-
-    @strawberry.field
-    def assigned_to(self, info: Info) -> User | None:
-        user_id = self.model.assigned_to_id
-        if user_id is None:
-            return None
-        return now_or_later(self._known_user(user_id), lambda: _user(info, user_id))
-
-    async def _supported_by(self, info: Info) -> list[User]:
-        users = await info.context.loaders.supporters_by_incident_id.load(self.model.id)
-        return [User.from_model(u) for u in users]
-
-    @strawberry.field
-    def supported_by(self, info: Info) -> list[User]:
-        known = None if self.page is None else _known(self.page.supporters, self.model.id, [])
-        return now_or_later(known, lambda: self._supported_by(info))
+    pk: strawberry.Private[int]
+    reporter_id: strawberry.Private[int]
+    assigned_to_id: strawberry.Private[int | None]
+    page: strawberry.Private[PageValues | None] = None
 
     @strawberry.field
     async def watchers(self, info: Info) -> list[User]:
-        users = await info.context.loaders.watchers_by_incident_id.load(self.model.id)
-        return [User.from_model(u) for u in users]
+        rows = await info.context.loaders.watchers_by_incident_id.load(self.pk)
+        return [User.from_row(row) for row in rows]
 
     @strawberry.field
     async def references(self, info: Info) -> list[Reference]:
-        found = await info.context.loaders.references_by_incident_id.load(self.model.id)
+        found = await info.context.loaders.references_by_incident_id.load(self.pk)
         return [Reference.from_model(r) for r in found]
 
     @strawberry.field
@@ -425,21 +411,19 @@ class Incident(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:
         loaders = info.context.loaders
-        rows = _incident_rows(
+        return _incident_rows(
             loaders.comments_by_incident_page,
             loaders.comment_count_by_incident_id,
-            (self.model.id, first, after),
+            (self.pk, first, after),
             Comment.from_model,
+            count=None if self.page is None else _known(self.page.comment_counts, self.pk, 0),
         )
-        if self.page is not None:
-            rows.known_count = _known(self.page.comment_counts, self.model.id, 0)
-        return rows
 
     @strawberry.field(
         description="Every file of the incident: those of its report and of its comments."
     )
     async def attachments(self, info: Info) -> list[Attachment]:
-        found = await info.context.loaders.attachments_by_incident_id.load(self.model.id)
+        found = await info.context.loaders.attachments_by_incident_id.load(self.pk)
         return [Attachment.from_model(a) for a in found]
 
     @strawberry.field
@@ -450,24 +434,16 @@ class Incident(Node):
         return _incident_rows(
             loaders.events_by_incident_page,
             loaders.event_count_by_incident_id,
-            (self.model.id, first, after),
+            (self.pk, first, after),
             IncidentEvent.from_model,
         )
 
-    @strawberry.field(
+    version: int = strawberry.field(
         description="Incremented by every change; pass it back as expectedVersion to avoid "
         "overwriting someone else's change."
     )
-    def version(self) -> int:
-        return self.model.version
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.model.updated_at
+    created_at: datetime
+    updated_at: datetime
 
     @strawberry.field(
         description="Statuses this viewer may move the incident to from its current status.",
@@ -479,22 +455,135 @@ class Incident(Node):
             return []
         known = None
         if self.page is not None:
-            known = _known(self.page.supporter_ids, self.model.id, frozenset())
+            known = _known(self.page.supporter_ids, self.pk, frozenset())
         if known is not None:
             return self._allowed(viewer, known)
         return cast(list[IncidentStatus], self._allowed_later(info, viewer))
 
     async def _allowed_later(self, info: Info, viewer: accounts.User) -> list[IncidentStatus]:
-        supporters = await info.context.loaders.supporters_by_incident_id.load(self.model.id)
-        return self._allowed(viewer, {u.id for u in supporters})
+        rows = await info.context.loaders.supporters_by_incident_id.load(self.pk)
+        return self._allowed(viewer, {row["id"] for row in rows})
 
     def _allowed(self, viewer: accounts.User, supporter_ids: Set[int]) -> list[IncidentStatus]:
-        parties = parties_of(viewer, self.model, supporter_ids)
-        return list(allowed_targets(IncidentStatus(self.model.status), parties))
+        parties = parties_of(viewer, self, supporter_ids)
+        return list(allowed_targets(IncidentStatus(self.status), parties))
 
     @classmethod
-    def from_model(cls, incident: incidents.Incident, page: PageValues | None = None) -> Incident:
-        return cls(id=to_global_id("Incident", incident.id), model=incident, page=page)
+    def from_model(cls, incident: incidents.Incident, loaders: Loaders) -> Incident:
+        values = {name: getattr(incident, name) for name in _INCIDENT_VALUES}
+        return cls._of(values, loaders, None)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], loaders: Loaders, page: PageValues) -> Incident:
+        """From the plain values of ``queries.list_incidents``, with what its page read: the
+        columns of the fields the query selects (``incident_columns``), the others None."""
+        return cls._of(defaultdict(lambda: None, row), loaders, page)
+
+    @classmethod
+    def _of(cls, values: dict[str, Any], loaders: Loaders, page: PageValues | None) -> Incident:
+        pk, reporter_id, assigned_to_id = (
+            values["id"],
+            values["reporter_id"],
+            values["assigned_to_id"],
+        )
+        users = {} if page is None else page.users
+        supporters = None if page is None else page.supporters
+
+        async def supported_by() -> list[User]:
+            rows = await loaders.supporters_by_incident_id.load(pk)
+            return [User.from_row(row) for row in rows]
+
+        return cls(
+            id=to_global_id("Incident", pk),
+            number=values["number"],
+            description=values["description"],
+            type=values["type"],
+            impact=values["impact"],
+            urgency=values["urgency"],
+            priority=values["priority"],
+            status=values["status"],
+            due_date=values["due_date"],
+            task=values["task"],
+            version=values["version"],
+            created_at=values["created_at"],
+            updated_at=values["updated_at"],
+            reporter=known_or_later(users.get(reporter_id), lambda: _user(loaders, reporter_id)),
+            assigned_to=None
+            if assigned_to_id is None
+            else known_or_later(users.get(assigned_to_id), lambda: _user(loaders, assigned_to_id)),
+            supported_by=known_or_later(_known(supporters, pk, []), supported_by),
+            pk=pk,
+            reporter_id=reporter_id,
+            assigned_to_id=assigned_to_id,
+            page=page,
+        )
+
+
+#: The incident columns a field reads that is not a column itself (its Python name is not).
+_COLUMNS_READ_BY = {
+    "is_overdue": ("due_date", "status"),
+    "allowed_transitions": ("status",),
+    # Relations: their ids are always read.
+    **dict.fromkeys(
+        (
+            "id",
+            "reporter",
+            "assigned_to",
+            "supported_by",
+            "watchers",
+            "references",
+            "comments",
+            "attachments",
+            "history",
+        ),
+        (),
+    ),
+}
+
+
+@cache
+def _incident_fields() -> dict[str, str]:
+    """The Python name of each field of ``Incident``, by its GraphQL name."""
+    return {
+        field.graphql_name or to_camel_case(field.python_name): field.python_name
+        for field in get_object_definition(Incident, strict=True).fields
+    }
+
+
+def incident_columns(graphql_names: Iterable[str]) -> tuple[str, ...]:
+    """The incident columns that the fields of ``Incident`` with these GraphQL names show,
+    for a page that reads only those; every listed column if one of them is not known here."""
+    python_names = _incident_fields()
+    columns: set[str] = set()
+    for name in graphql_names:
+        python_name = python_names.get(name)
+        if python_name in queries.LISTED_COLUMNS:
+            columns.add(python_name)
+        elif python_name in _COLUMNS_READ_BY:
+            columns.update(_COLUMNS_READ_BY[python_name])
+        elif name != "__typename":
+            return queries.LISTED_COLUMNS
+    return tuple(columns)
+
+
+#: What ``Incident`` copies of a model (the columns ``queries.list_incidents`` reads too).
+_INCIDENT_VALUES = (
+    "id",
+    "number",
+    "description",
+    "type",
+    "impact",
+    "urgency",
+    "priority",
+    "status",
+    "due_date",
+    "task",
+    "version",
+    "created_at",
+    "updated_at",
+    "reporter_id",
+    "assigned_to_id",
+)
 
 
 @strawberry.type

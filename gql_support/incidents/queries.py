@@ -15,8 +15,9 @@ from typing import Any, Generic, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.queries import Table
+from pypika_tortoise.terms import Term
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Coalesce, Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -57,7 +58,7 @@ DEFAULT_PAGE = 50
 _NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 _FIRST_DAY = datetime(1, 1, 2, tzinfo=UTC)
 
-T = TypeVar("T", bound=Model)
+T = TypeVar("T")
 
 
 class OrderField(StrEnum):
@@ -178,10 +179,18 @@ def incidents_where(predicate: Predicate) -> QuerySet[Incident]:
     return _where(Incident.all(), predicate)
 
 
-#: Every column of an incident but its search text.
-_LISTED_FIELDS = (
-    *(name for name in Incident._meta.fields_db_projection if name != "search_document"),
-    *(f"{name}_id" for name in sorted(Incident._meta.fk_fields)),
+#: What the API shows of a user, read as plain values where a page reads many.
+USER_COLUMNS = ("id", "name", "email", "role", "locale", "is_active", "time_zone")
+
+#: Every column of an incident but its search text (a foreign key's ``_id`` column is in the
+#: projection once Tortoise is initialised, not before: listed once either way).
+LISTED_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            *(name for name in Incident._meta.fields_db_projection if name != "search_document"),
+            *(f"{name}_id" for name in sorted(Incident._meta.fk_fields)),
+        )
+    )
 )
 
 
@@ -208,33 +217,122 @@ def _position(incident: Incident, order: IncidentOrder) -> tuple[Any, int]:
     return getattr(incident, _SORT_COLUMN[order.field]), incident.id
 
 
+@dataclass(frozen=True, kw_only=True)
+class PageExtras:
+    """What the rows of a dashboard page carry beyond the incident's own columns, each read in
+    the page's own statement (a correlated subquery per row, on an indexed column)."""
+
+    #: ``comment_count``: how many comments the incident has.
+    comment_count: bool = False
+    #: ``reporter_user`` and ``assignee_user``: those users (``USER_COLUMNS``, or None).
+    users: bool = False
+    #: ``supporter_users``: its supporters (``USER_COLUMNS``), by name (then id).
+    supporters: bool = False
+    #: ``total_count``: how many incidents the whole list holds (one uncorrelated subquery,
+    #: computed once), so that the count costs no statement of its own.
+    total_count: bool = False
+
+
+#: A user's ``USER_COLUMNS`` as one JSON object, in SQL: ``json_build_object`` on PostgreSQL,
+#: ``json_object`` on SQLite.
+_USER_OBJECT = "{prefix}_object(" + ", ".join(f"'{c}', u.{c}" for c in USER_COLUMNS) + ")"
+_SUPPORTERS = (
+    'FROM "incident_supporter" s JOIN "user" u ON u.id = s.user_id '
+    'WHERE s.incident_id = "incident"."id"'
+)
+
+
+def _user_columns(postgres: bool) -> dict[str, Term]:
+    user = _USER_OBJECT.format(prefix="json_build" if postgres else "json")
+    return {
+        f"{name}_user": RawSQL(f'(SELECT {user} FROM "user" u WHERE u.id = "incident"."{column}")')
+        for name, column in (("reporter", "reporter_id"), ("assignee", "assigned_to_id"))
+    }
+
+
+def _supporter_column(postgres: bool) -> RawSQL:
+    user = _USER_OBJECT.format(prefix="json_build" if postgres else "json")
+    if postgres:
+        return RawSQL(
+            f"(SELECT coalesce(json_agg({user} ORDER BY u.name, s.user_id), '[]') {_SUPPORTERS})"
+        )
+    # SQLite aggregates in the order of the subquery's rows; json() keeps each an object.
+    return RawSQL(
+        f"(SELECT json_group_array(json(x.o)) FROM "
+        f"(SELECT {user} AS o {_SUPPORTERS} ORDER BY u.name, s.user_id) x)"
+    )
+
+
+def _extra_columns(extras: PageExtras, base: QuerySet[Incident]) -> dict[str, Term]:
+    postgres = _dialect() == "postgres"
+    columns: dict[str, Term] = {}
+    if extras.total_count:
+        columns["total_count"] = Subquery(base.annotate(n=Count("id")).values("n"))
+    if extras.comment_count:
+        columns["comment_count"] = RawSQL(
+            '(SELECT count(*) FROM "comment" c WHERE c.incident_id = "incident"."id")'
+        )
+    if extras.users:
+        columns.update(_user_columns(postgres))
+    if extras.supporters:
+        columns["supporter_users"] = _supporter_column(postgres)
+    return columns
+
+
+def _row_extras(row: dict[str, Any]) -> dict[str, Any]:
+    for name in ("reporter_user", "assignee_user", "supporter_users"):
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = json.loads(value)
+    return row
+
+
 async def list_incidents(
     *,
     incident_filter: IncidentFilter | None = None,
     order: IncidentOrder | None = None,
     first: int | None = None,
     after: str | None = None,
-) -> Page[Incident]:
-    """A page of the dashboard: filtered, in a total order (the sort field, then id)."""
+    columns: Collection[str] = LISTED_COLUMNS,
+    extras: PageExtras = PageExtras(),
+) -> Page[dict[str, Any]]:
+    """A page of the dashboard: filtered, in a total order (the sort field, then id), as plain
+    values: the incidents' ``columns`` (of ``LISTED_COLUMNS``; their ids, reporters and
+    assignees always) and the ``extras`` asked for, in one statement."""
     order = order or IncidentOrder()
     size = _page_size(first)
     base = filtered_incidents(incident_filter)
     position = None if after is None else _cursor_position(after, order.field)
-    rows = await _in_order(base, order, position).limit(size + 1)
+    extra = _extra_columns(extras, base)
+    sort_column = _SORT_COLUMN[order.field]
+    read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
+    query = _in_order(base, order, position).limit(size + 1)
+    if extra:
+        query = query.annotate(**extra)
+    rows = [_row_extras(row) for row in await query.values(*read)]
     items = rows[:size]
+    total_count: Callable[[], Awaitable[int]] = base.count
+    if extras.total_count and rows:
+        # An empty page (past the end) counts on its own.
+        known = int(rows[0]["total_count"])
 
-    def cursor(incident: Incident) -> str:
-        value, incident_id = _position(incident, order)
+        async def counted() -> int:
+            return known
+
+        total_count = counted
+
+    def cursor(row: dict[str, Any]) -> str:
+        value = row[sort_column]
         if isinstance(value, datetime):
             value = value.isoformat()
-        return _encode_cursor([order.field.value, value, incident_id])
+        return _encode_cursor([order.field.value, value, row["id"]])
 
     return Page(
         items=items,
-        cursors=[cursor(i) for i in items],
+        cursors=[cursor(row) for row in items],
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
-        total_count=base.count,
+        total_count=total_count,
     )
 
 
@@ -248,7 +346,7 @@ async def incidents_in_batches(
     """Every incident of the dashboard's list, in its order, ``batch_size`` at a time: each
     batch is one keyset query, as the next page would be ("overdue" judged once, at ``now``).
     Their search text (every comment's words) is left unread."""
-    base = incidents_where(predicate_of(incident_filter, now=now)).only(*_LISTED_FIELDS)
+    base = incidents_where(predicate_of(incident_filter, now=now)).only(*LISTED_COLUMNS)
     position: tuple[Any, int] | None = None
     while True:
         batch = await _in_order(base, order, position).limit(batch_size)
@@ -317,20 +415,19 @@ async def users_by_incident(
     return grouped
 
 
-#: What the API shows of a user, read as plain values where a page reads many.
-USER_COLUMNS = ("id", "name", "email", "role", "locale", "is_active", "time_zone")
-
-
 async def user_rows(ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """The users with these ids, as plain values, by id."""
     rows = await User.filter(id__in=list(ids)).values(*USER_COLUMNS)
     return {row["id"]: row for row in rows}
 
 
-async def supporter_rows(incident_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    """The supporters of each incident, by name, as plain values (``USER_COLUMNS``)."""
+async def user_rows_by_incident(
+    model: type[IncidentSupporter] | type[IncidentWatcher], incident_ids: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The supporters (or watchers) of each incident, by name, as plain values
+    (``USER_COLUMNS``)."""
     rows = (
-        await IncidentSupporter.filter(incident_id__in=list(incident_ids))
+        await model.filter(incident_id__in=list(incident_ids))
         .order_by("user__name", "user_id")
         .values("incident_id", *(f"user__{column}" for column in USER_COLUMNS))
     )

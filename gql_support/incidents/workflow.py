@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Set
 from enum import StrEnum
+from typing import Protocol
 
 from gql_support.accounts.models import User
-from gql_support.incidents.models import Impact, Incident, IncidentStatus, Priority, Urgency
+from gql_support.incidents.models import Impact, IncidentStatus, Priority, Urgency
+
+
+class HasParties(Protocol):
+    """What ``parties_of`` reads of an incident: a model, or the API's plain values of one."""
+
+    @property
+    def reporter_id(self) -> int: ...
+
+    @property
+    def assigned_to_id(self) -> int | None: ...
 
 
 class Party(StrEnum):
@@ -59,7 +70,9 @@ TRANSITIONS: dict[IncidentStatus, dict[IncidentStatus, frozenset[Party]]] = {
 }
 
 
-def parties_of(user: User, incident: Incident, supporter_ids: Collection[int]) -> frozenset[Party]:
+def parties_of(
+    user: User, incident: HasParties, supporter_ids: Collection[int]
+) -> frozenset[Party]:
     """How the user stands to the incident: manager, assignee, supporter, reporter."""
     parties = set()
     if user.is_manager:
