@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise import connections
 
+from gql_support import demo_postgres
 from gql_support.accounts import service as accounts
 from gql_support.accounts.models import Role, User
 from gql_support.errors import InvalidInput
@@ -29,7 +30,6 @@ from gql_support.incidents.models import (
     IncidentType,
     Urgency,
 )
-from gql_support.incidents.search import CREATE_SEARCH_INDEX_SQL, SEARCH_INDEX
 from gql_support.incidents.service import MAX_INDEXED_COMMENT, MAX_SEARCH_DOCUMENT
 from gql_support.incidents.workflow import TRANSITIONS, priority_of
 
@@ -416,74 +416,106 @@ async def fill(*, incidents: int, users: int = 200, comments: int | None = None)
     comments = incidents * 5 if comments is None else comments
     people = await _demo_people(users)
     client = connections.get("default")
-    postgres = client.capabilities.dialect == "postgres"
-    counts = dict.fromkeys(_COLUMNS, 0)
     async with client.acquire_connection() as connection:
-        writer = _PostgresWriter(connection) if postgres else _SqliteWriter(connection)
-        async with writer.transaction(incidents):
-            # Locking the counter first keeps the numbers gapless against concurrent reports.
-            number = await writer.take_numbers(incidents)
-            next_ids = {table: await writer.next_id(table) for table in _COLUMNS}
-            generator = _Generator(
-                people=people, incidents=incidents, comments=comments, next_ids=next_ids
-            )
-            for first in range(0, incidents, _BATCH):
-                count = min(_BATCH, incidents - first)
-                rows = generator.batch(first, count, number + first)
-                for table, columns in _COLUMNS.items():
-                    batch = getattr(rows, _TABLE_ROWS[table])
-                    counts[table] += len(batch)
-                    if batch:
-                        await writer.insert(table, columns, batch)
-            await writer.after_ids()
+        if client.capabilities.dialect == "postgres":
+            counts = await _fill_postgres(connection, people, incidents, comments)
+        else:
+            counts = await _fill_sqlite(connection, people, incidents, comments)
     counts["user"] = users
     return DemoFilled(counts=counts, seconds=time.monotonic() - started)
 
 
-class _PostgresWriter:
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
+def _weighted(weights: dict[Any, int]) -> list[str]:
+    return [str(value) for value, weight in weights.items() for _ in range(weight)]
 
-    @asynccontextmanager
-    async def transaction(self, incidents: int) -> AsyncIterator[None]:
-        async with self.connection.transaction():
-            # A bulk load takes as long as it needs: the timeout guards requests.
-            await self.connection.execute("SET LOCAL statement_timeout = 0")
-            await self.connection.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            # Built once at the end, the search index costs a fraction of being kept row by
-            # row; worth it when the rows added outnumber those there are.
-            rebuild = incidents >= await self.connection.fetchval("SELECT count(*) FROM incident")
-            if rebuild:
-                await self.connection.execute(f"DROP INDEX {SEARCH_INDEX}")
-            yield
-            if rebuild:
-                await self.connection.execute(CREATE_SEARCH_INDEX_SQL)
 
-    async def take_numbers(self, count: int) -> int:
-        value = await self.connection.fetchval(
-            "UPDATE incident_counter SET value = value + $1 WHERE id = 1 RETURNING value", count
+async def _fill_postgres(
+    connection: Any, people: DemoPeople, incidents: int, comments: int
+) -> dict[str, int]:
+    """Set-based, in SQL (``demo_postgres``), with the rules' tables taken from the domain."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with connection.transaction():
+        # A bulk load takes as long as it needs: the timeout guards requests.
+        await connection.execute("SET LOCAL statement_timeout = 0")
+        await connection.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # Locking the counter first keeps the numbers gapless against concurrent reports.
+        value = await connection.fetchval(
+            "UPDATE incident_counter SET value = value + $1 WHERE id = 1 RETURNING value",
+            incidents,
         )
-        return int(value) - count + 1
-
-    async def next_id(self, table: str) -> int:
-        return int(
-            await self.connection.fetchval(f'SELECT coalesce(max(id), 0) + 1 FROM "{table}"')
+        first_ids = {
+            table: int(await connection.fetchval(f'SELECT coalesce(max(id), 0) + 1 FROM "{table}"'))
+            for table in demo_postgres.TABLES
+        }
+        # Indexes and keys built once at the end cost a fraction of keeping them row by row;
+        # worth it when the rows added outnumber those there are.
+        rebuild = incidents >= await connection.fetchval("SELECT count(*) FROM incident")
+        plan = demo_postgres.Plan(
+            incidents=incidents,
+            comments=comments,
+            number=int(value) - incidents + 1,
+            first_ids=first_ids,
+            start=now - timedelta(days=365),
+            span=timedelta(days=365).total_seconds() / max(incidents, 1),
+            reporters=people.reporters,
+            agents=people.agents,
+            managers=people.managers,
+            subjects=_SUBJECTS,
+            problems=_PROBLEMS,
+            topics=TOPICS,
+            sentences=_SENTENCES,
+            tasks=("Forecast > Export", "Ledger > Close", None, None),
+            types=_weighted(dict(zip(IncidentType, (6, 3, 1), strict=True))),
+            impacts=_weighted(dict(zip(Impact, (1, 3, 2), strict=True))),
+            urgencies=_weighted(dict(zip(Urgency, (1, 3, 2), strict=True))),
+            statuses=_weighted(_STATUS_WEIGHTS),
+            priorities=[
+                (i, u, priority_of(i, u), PRIORITY_RANK[priority_of(i, u)])
+                for i in Impact
+                for u in Urgency
+            ],
+            paths=[
+                (status, STATUS_RANK[status], [str(s) for s in path])
+                for status, path in _status_paths().items()
+            ],
+            max_comment=MAX_INDEXED_COMMENT,
+            max_document=MAX_SEARCH_DOCUMENT,
         )
-
-    async def insert(
-        self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-    ) -> None:
-        await self.connection.copy_records_to_table(table, records=rows, columns=columns)
-
-    async def after_ids(self) -> None:
+        counts = await demo_postgres.fill(connection, plan, rebuild=rebuild)
         # Explicit ids leave the serial sequences behind: move them past the rows.
-        for table in _COLUMNS:
-            await self.connection.execute(
+        for table in demo_postgres.TABLES:
+            await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                 f'(SELECT coalesce(max(id), 1) FROM "{table}"))'
             )
-        for table in _COLUMNS:
-            await self.connection.execute(f'ANALYZE "{table}"')
+    for table in demo_postgres.TABLES:
+        await connection.execute(f'ANALYZE "{table}"')
+    return counts
+
+
+async def _fill_sqlite(
+    connection: Any, people: DemoPeople, incidents: int, comments: int
+) -> dict[str, int]:
+    """Row by row from ``_Generator``, written with executemany."""
+    counts = dict.fromkeys(_COLUMNS, 0)
+    writer = _SqliteWriter(connection)
+    async with writer.transaction():
+        # Locking the counter first keeps the numbers gapless against concurrent reports.
+        number = await writer.take_numbers(incidents)
+        next_ids = {table: await writer.next_id(table) for table in _COLUMNS}
+        generator = _Generator(
+            people=people, incidents=incidents, comments=comments, next_ids=next_ids
+        )
+        for first in range(0, incidents, _BATCH):
+            count = min(_BATCH, incidents - first)
+            rows = generator.batch(first, count, number + first)
+            for table, columns in _COLUMNS.items():
+                batch = getattr(rows, _TABLE_ROWS[table])
+                counts[table] += len(batch)
+                if batch:
+                    await writer.insert(table, columns, batch)
+        await writer.after_ids()
+    return counts
 
 
 class _SqliteWriter:
@@ -491,7 +523,7 @@ class _SqliteWriter:
         self.connection = connection
 
     @asynccontextmanager
-    async def transaction(self, incidents: int) -> AsyncIterator[None]:
+    async def transaction(self) -> AsyncIterator[None]:
         await self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield

@@ -29,14 +29,16 @@ from gql_support.incidents.models import Incident
 CONFIGS = ("english", "french")
 
 
-def _vector_sql(document: str) -> str:
+def vector_sql(document: str) -> str:
+    """The SQL of a text's vector, as the search trigger computes it (migration 0009)."""
     return " || ".join(f"to_tsvector('{c}', {document})" for c in CONFIGS)
 
 
 #: The whole document's vector, stored and indexed (as migration 0009 builds it).
 VECTOR_SQL = "search_vector"
 SEARCH_INDEX = "incident_search_idx"
-CREATE_SEARCH_INDEX_SQL = f"CREATE INDEX {SEARCH_INDEX} ON incident USING GIN ({VECTOR_SQL})"
+#: The trigger that keeps ``search_vector`` (a bulk load fills the column itself).
+SEARCH_TRIGGER = "incident_search_vector"
 #: The longest search accepted: a sentence, not a document (five parallel searches of
 #: 200,000 words held every PostgreSQL connection for a minute).
 MAX_SEARCH_CHARACTERS = 200
@@ -73,7 +75,7 @@ class _FullTextMatch(Term):
         vector = (
             VECTOR_SQL
             if self.length is None
-            else _vector_sql(f"left(search_document, {int(self.length)})")
+            else vector_sql(f"left(search_document, {int(self.length)})")
         )
         sql = f"({vector}) @@ ({queries})"
         return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
