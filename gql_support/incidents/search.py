@@ -37,6 +37,9 @@ def vector_sql(document: str) -> str:
 #: The whole document's vector, stored and indexed (as migration 0009 builds it).
 VECTOR_SQL = "search_vector"
 SEARCH_INDEX = "incident_search_idx"
+#: True, at the declared cost of reading a stored vector (migration 0011): without it the
+#: planner walked an order's index reading thousands of vectors rather than sort the matches.
+READ_COST_SQL = 'incident_search_read("incident"."id")'
 #: The trigger that keeps ``search_vector`` (a bulk load fills the column itself).
 SEARCH_TRIGGER = "incident_search_vector"
 #: The longest search accepted: a sentence, not a document (five parallel searches of
@@ -78,6 +81,9 @@ class _FullTextMatch(Term):
             else vector_sql(f"left(search_document, {int(self.length)})")
         )
         sql = f"({vector}) @@ ({queries})"
+        if self.length is None:
+            # Declares what each match costs, reading the stored vector (migration 0011).
+            sql = f"({sql} AND {READ_COST_SQL})"
         return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
 
 
