@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
+from tortoise.models import Model
 
 from gql_support.accounts.models import User
 from gql_support.attachments.models import Attachment
@@ -239,11 +240,8 @@ async def _locked(incident_id: int, expected_version: int | None) -> Current:
             f"not {expected_version}: reload it and apply your change again",
             field=["input", "expectedVersion"],
         )
-    return Current(
-        incident=incident,
-        supporter_ids=await _linked_user_ids(IncidentSupporter, incident),
-        watcher_ids=await _linked_user_ids(IncidentWatcher, incident),
-    )
+    supporter_ids, watcher_ids = await _linked_user_ids(incident)
+    return Current(incident=incident, supporter_ids=supporter_ids, watcher_ids=watcher_ids)
 
 
 async def _change(
@@ -343,8 +341,7 @@ async def _add(
 async def _keep(done: ChangeSet, *, before: dict[str, Any] | None) -> IncidentChange:
     """Writes what the change set tells, in its transaction: history, outbox, change log."""
     history = history_of(done)
-    for event in history:
-        await event.save()
+    await _insert_all(history)
     # Email goes through the outbox, written in this transaction: sent once committed.
     await queue_notices(notice_of(done))
     if done.occasion is Occasion.REPORT:
@@ -357,6 +354,35 @@ async def _keep(done: ChangeSet, *, before: dict[str, Any] | None) -> IncidentCh
         event_ids=[event.id for event in history],
         before=before,
     )
+
+
+async def _insert_all(rows: Sequence[Model]) -> None:
+    """Writes rows of one model in a single INSERT (one round trip, not one per row) and sets
+    their ids, in order."""
+    if not rows:
+        return
+    model = type(rows[0])
+    db = model._meta.db
+    executor = db.executor_class(model=model, db=db)
+    columns = executor.regular_columns
+    fields_map = model._meta.fields_map
+    query = db.query_class.into(model._meta.basetable).columns(
+        *(model._meta.fields_db_projection[column] for column in columns)
+    )
+    values: list[Any] = []
+    for row in rows:
+        query = query.insert(*(executor.parameter(len(values) + i) for i in range(len(columns))))
+        values += [fields_map[column].to_db_value(getattr(row, column), row) for column in columns]
+    if db.capabilities.dialect == "postgres":
+        returned = await db.execute_query_dict(f"{query} RETURNING id", values)
+        ids = [int(r["id"]) for r in returned]
+    else:
+        # SQLite numbers a statement's rows one after another (it has a single writer).
+        last = int(await db.execute_insert(str(query), values))
+        ids = list(range(last - len(rows) + 1, last + 1))
+    for row, row_id in zip(rows, ids, strict=True):
+        row.pk = row_id
+        row._saved_in_db = True
 
 
 def _index(incident: Incident, text: str) -> None:
@@ -373,8 +399,23 @@ async def _people(found: Sequence[FieldChange]) -> dict[int, User]:
     return {user.id: user for user in await User.filter(id__in=list(wanted))}
 
 
-async def _linked_user_ids(
-    model: type[IncidentSupporter] | type[IncidentWatcher], incident: Incident
-) -> list[int]:
-    ids = await model.filter(incident_id=incident.id).values_list("user_id", flat=True)
-    return [int(user_id) for user_id in ids]  # type: ignore[call-overload]
+#: The incident's supporters (0) and watchers (1), in one round trip.
+_LINKS_SQL = (
+    f'SELECT 0 AS link, user_id FROM "{IncidentSupporter._meta.db_table}"'
+    " WHERE incident_id = {0}"
+    f' UNION ALL SELECT 1, user_id FROM "{IncidentWatcher._meta.db_table}"'
+    " WHERE incident_id = {0}"
+)
+
+
+async def _linked_user_ids(incident: Incident) -> tuple[list[int], list[int]]:
+    """The ids of the incident's supporters and of its watchers."""
+    db = Incident._meta.db
+    if db.capabilities.dialect == "postgres":
+        rows = await db.execute_query_dict(_LINKS_SQL.format("$1"), [incident.id])
+    else:
+        rows = await db.execute_query_dict(_LINKS_SQL.format("?"), [incident.id, incident.id])
+    links: tuple[list[int], list[int]] = ([], [])
+    for row in rows:
+        links[int(row["link"])].append(int(row["user_id"]))
+    return links
