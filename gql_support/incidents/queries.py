@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
@@ -25,6 +26,7 @@ from tortoise.queryset import QuerySet
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
+from gql_support.incidents.counting import count_incidents, needs_counting
 from gql_support.incidents.filters import (
     IncidentFilter,
     IncidentView,
@@ -263,10 +265,10 @@ def _supporter_column(postgres: bool) -> RawSQL:
     )
 
 
-def _extra_columns(extras: PageExtras, base: QuerySet[Incident]) -> dict[str, Term]:
+def _extra_columns(extras: PageExtras, base: QuerySet[Incident], *, count: bool) -> dict[str, Term]:
     postgres = _dialect() == "postgres"
     columns: dict[str, Term] = {}
-    if extras.total_count:
+    if count:
         columns["total_count"] = Subquery(base.annotate(n=Count("id")).values("n"))
     if extras.comment_count:
         columns["comment_count"] = RawSQL(
@@ -301,9 +303,12 @@ async def list_incidents(
     assignees always) and the ``extras`` asked for, in one statement."""
     order = order or IncidentOrder()
     size = _page_size(first)
-    base = filtered_incidents(incident_filter)
+    predicate = predicate_of(incident_filter, now=datetime.now(UTC))
+    base = incidents_where(predicate)
     position = None if after is None else _cursor_position(after, order.field)
-    extra = _extra_columns(extras, base)
+    # The count goes into the page's statement when only counting the rows tells it.
+    counted_here = extras.total_count and needs_counting(predicate)
+    extra = _extra_columns(extras, base, count=counted_here)
     sort_column = _SORT_COLUMN[order.field]
     read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
     query = _in_order(base, order, position).limit(size + 1)
@@ -311,8 +316,8 @@ async def list_incidents(
         query = query.annotate(**extra)
     rows = [_row_extras(row) for row in await query.values(*read)]
     items = rows[:size]
-    total_count: Callable[[], Awaitable[int]] = base.count
-    if extras.total_count and rows:
+    total_count: Callable[[], Awaitable[int]] = partial(count_incidents, base, predicate)
+    if counted_here and rows:
         # An empty page (past the end) counts on its own.
         known = int(rows[0]["total_count"])
 

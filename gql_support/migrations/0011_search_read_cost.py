@@ -13,7 +13,7 @@ from tortoise.migrations import operations as ops
 
 FORWARD = """
 CREATE FUNCTION incident_search_read(integer) RETURNS boolean
-  LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 1000 AS $$ BEGIN RETURN true; END $$;
+  LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 10000 AS $$ BEGIN RETURN true; END $$;
 """
 BACKWARD = "DROP FUNCTION incident_search_read(integer);"
 
