@@ -18,6 +18,7 @@ of the same run. README.md in this folder says how to read the table.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -377,5 +378,265 @@ def main() -> None:
     print(_table(results))
 
 
+# --- bench.py save: Save/Send against plain asyncpg writing the same rows --------------------
+
+SAVE = (
+    "mutation Save($input: SaveIncidentInput!) { saveIncident(input: $input) {"
+    " incident { number status version } errors { code message } } }"
+)
+SAVE_COMMENT = "Taken: looking at the ledger mapping now, will report back before noon."
+
+
+def _psql(url: str, sql: str) -> list[str]:
+    return [line for line in _run("psql", url, "-tAc", sql).splitlines() if line]
+
+
+def _server_load(
+    server: Server, bodies: list[Any], *, seconds: float, connections: int
+) -> dict[str, float]:
+    """Posts each body once from a client in its own process (load_client.py)."""
+    body_file = ROOT / "var" / f"bench-bodies-{server.port}.json"
+    body_file.parent.mkdir(parents=True, exist_ok=True)
+    body_file.write_text(json.dumps(bodies))
+    cpu = server.cpu_seconds()
+    out = _run(
+        str(ROOT / ".venv/bin/python"), "benchmarks/load_client.py", server.url,
+        str(body_file), str(seconds), str(connections), json.dumps(server.headers),
+    )  # fmt: skip
+    cpu = server.cpu_seconds() - cpu
+    body_file.unlink()
+    result = json.loads(out)
+    if result["failures"]:
+        raise RuntimeError(f"{server.name}: {result['failures']} failed: {result['first_failure']}")
+    return {
+        "req/s": result["requests"] / result["seconds"],
+        "p50 ms": result["p50"],
+        "p99 ms": result["p99"],
+        "CPU ms/req": 1000 * cpu / max(result["requests"], 1),
+    }
+
+
+class _SaveFloor(Server):
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/save"
+
+
+def _stop(servers: list[Server]) -> None:
+    for server in servers:
+        try:
+            server.stop()
+        except subprocess.TimeoutExpired:
+            assert server.process is not None
+            server.process.kill()
+            server.process.wait()
+
+
+def save_main() -> None:
+    """Save/Send (a status move and a comment, each on an incident of its own) through
+    gql-support against save_floor.py, 10 connections, interleaved rounds, medians."""
+    parser = argparse.ArgumentParser(description=save_main.__doc__)
+    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--database", help="use this PostgreSQL URL as it is, without filling")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--before", metavar="DIR", help="also another checkout's gql_support/")
+    args = parser.parse_args()
+    url = args.database or _database(args.incidents, fresh=False)
+    token = _run(
+        str(ROOT / ".venv/bin/gql-support"), "token", "create", "--email", "manager@example.com",
+        env={"GQL_SUPPORT_DATABASE_URL": url},
+    ).strip()  # fmt: skip
+    actor = _psql(url, "SELECT id FROM \"user\" WHERE email = 'manager@example.com'")[0]
+    # Each request moves an incident of its own, in a shuffled order: NEW ones to IN_PROGRESS,
+    # IN_PROGRESS ones to RESOLVED (ranks 1 and 3).
+    moves = {"NEW": ("IN_PROGRESS", 1), "IN_PROGRESS": ("RESOLVED", 3)}
+    fresh = iter(
+        line.split("|")
+        for line in _psql(
+            url, "SELECT id, status FROM incident WHERE status IN ('NEW', 'IN_PROGRESS')"
+            " ORDER BY random()",
+        )
+    )  # fmt: skip
+    servers = [
+        Server(
+            "gql-support saveIncident", 8111,
+            [str(ROOT / ".venv/bin/gql-support"), "serve", "--port", "8111"], SAVE,
+            # One user saves thousands of times a second here: no write quota.
+            {"GQL_SUPPORT_DATABASE_URL": url, "GQL_SUPPORT_DEMO_DATA": "false",
+             "GQL_SUPPORT_ACCESS_LOG": "false", "GQL_SUPPORT_WRITES_PER_MINUTE": "1000000",
+             "GQL_SUPPORT_WRITE_BURST": "1000000"},
+            {"authorization": f"Bearer {token}"},
+        ),
+        _SaveFloor(
+            "Starlette + asyncpg (floor)", 8112,
+            [str(ROOT / ".venv/bin/python"), "benchmarks/save_floor.py", url, "8112", actor],
+            "", {}, {},
+        ),
+    ]  # fmt: skip
+    if args.before:
+        servers.append(
+            Server(
+                "gql-support saveIncident (before)", 8113,
+                [str(ROOT / ".venv/bin/gql-support"), "serve", "--port", "8113"], SAVE,
+                {**servers[0].env, "PYTHONPATH": str(Path(args.before).resolve())},
+                servers[0].headers,
+            )
+        )  # fmt: skip
+
+    def bodies(server: Server, count: int) -> list[Any]:
+        taken = [(int(i), *moves[s]) for _, (i, s) in zip(range(count), fresh, strict=False)]
+        if server.port == 8112:
+            return [
+                {"incidentId": i, "status": to, "statusRank": rank, "comment": SAVE_COMMENT}
+                for i, to, rank in taken
+            ]
+        return [
+            {"query": SAVE, "variables": {"input": {
+                "incidentId": base64.urlsafe_b64encode(f"Incident:{i}".encode()).decode(),
+                "status": to, "comment": SAVE_COMMENT}}}
+            for i, to, _ in taken
+        ]  # fmt: skip
+
+    results: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
+    try:
+        for server in servers:
+            server.start()
+        print(f"load average {os.getloadavg()[0]:.1f} before the rounds", flush=True)
+        for round_ in range(args.rounds):
+            for server in servers:
+                # At most 200 requests a second (enough here): NEW incidents are finite.
+                _server_load(
+                    server, bodies(server, int(200 * args.warmup)), seconds=args.warmup,
+                    connections=args.connections,
+                )  # fmt: skip
+                figures = _server_load(
+                    server, bodies(server, int(200 * args.duration)), seconds=args.duration,
+                    connections=args.connections,
+                )  # fmt: skip
+                results[server.name].append(figures)
+                shown = ", ".join(f"{k} {v:.1f}" for k, v in figures.items())
+                print(f"round {round_ + 1} {server.name}: {shown}", flush=True)
+    finally:
+        _stop(servers)
+    medians = {
+        name: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+        for name, rounds in results.items()
+    }
+    floor = medians["Starlette + asyncpg (floor)"]
+    print(
+        f"\nSave/Send (status move + comment), {args.connections} connections, "
+        f"{args.duration:.0f} s x {args.rounds} rounds (medians), load average "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
+    print("| server | req/s | p50 ms | p99 ms | CPU ms/req | req/s vs floor |")
+    print("|---|---|---|---|---|---|")
+    for name, m in medians.items():
+        print(
+            f"| {name} | {m['req/s']:.0f} | {m['p50 ms']:.1f} | {m['p99 ms']:.1f} "
+            f"| {m['CPU ms/req']:.1f} | {m['req/s'] / floor['req/s']:.2f}x |"
+        )
+
+
+# --- bench.py latency: search and page latency, one client, at several sizes --------------
+
+SEARCH_PAGE = (
+    "query Search($words: String!) { incidents(filter: {search: $words}, first: 50,"
+    " orderBy: {field: NUMBER, direction: DESC}) { totalCount nodes { number description"
+    " status priority } } }"
+)
+#: The statements a search page runs (as the server writes them), for EXPLAIN ANALYZE.
+_QUERY = "websearch_to_tsquery('{c}', '{{w}}')"
+_MATCH = (
+    f"((search_vector) @@ (CASE WHEN {_QUERY.format(c='english')} = {_QUERY.format(c='french')}"
+    f" THEN {_QUERY.format(c='english')} ELSE {_QUERY.format(c='english')} ||"
+    f' {_QUERY.format(c="french")} END) AND incident_search_read("incident"."id"))'
+)
+SEARCH_SQL = f"SELECT id, number FROM incident WHERE {_MATCH} = true"
+SEARCH_SQL += " ORDER BY number DESC, id DESC LIMIT 51"
+#: How counting.py counts a search alone: from the index, with no other condition.
+SEARCH_COUNT_SQL = (
+    "SELECT count(*) FROM incident WHERE search_vector @@ "
+    + _MATCH.split(" @@ ", 1)[1].rsplit(" AND ", 1)[0]
+)
+
+
+def _latencies(server: Server, body: bytes, requests: int) -> dict[str, float]:
+    timings = []
+    for n in range(requests + 10):
+        request = urllib.request.Request(
+            server.url, body, {"Content-Type": "application/json", **server.headers}
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.load(response)
+        if "errors" in answer:
+            raise RuntimeError(f"{server.name}: {answer['errors']}")
+        if n >= 10:  # the first ten warm the caches
+            timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return {"p50": timings[len(timings) // 2], "p99": timings[int(len(timings) * 0.99) - 1]}
+
+
+def _explained_ms(url: str, sql: str) -> float:
+    lines = _psql(url, f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+    return float(json.loads("".join(lines))[0]["Execution Time"])
+
+
+def latency_main() -> None:
+    """Search and dashboard page latency, one client, at each size (filled once each)."""
+    parser = argparse.ArgumentParser(description=latency_main.__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--word", default="banyan", help="a demo topic word: ~1 %% of incidents")
+    args = parser.parse_args()
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        url = _database(size, fresh=False)
+        token = _run(
+            str(ROOT / ".venv/bin/gql-support"), "token", "create", "--email",
+            "manager@example.com", env={"GQL_SUPPORT_DATABASE_URL": url},
+        ).strip()  # fmt: skip
+        server = Server(
+            "gql-support", 8121, [str(ROOT / ".venv/bin/gql-support"), "serve", "--port", "8121"],
+            PAGE,
+            {"GQL_SUPPORT_DATABASE_URL": url, "GQL_SUPPORT_DEMO_DATA": "false",
+             "GQL_SUPPORT_ACCESS_LOG": "false"},
+            {"authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        search = json.dumps({"query": SEARCH_PAGE, "variables": {"words": args.word}}).encode()
+        try:
+            server.start()
+            page = _latencies(server, server.body(), args.requests)
+            found = _latencies(server, search, args.requests)
+        finally:
+            _stop([server])
+        matches = int(_psql(url, SEARCH_COUNT_SQL.format(w=args.word))[0])
+        rows.append(
+            (size, matches, page, found, _explained_ms(url, SEARCH_SQL.format(w=args.word)),
+             _explained_ms(url, SEARCH_COUNT_SQL.format(w=args.word)), os.getloadavg()[0])
+        )  # fmt: skip
+        print(f"{size}: page {page}, search {found}", flush=True)
+    base = rows[0][2]["p99"]
+    print(f"\nOne client, {args.requests} requests each (after 10 unmeasured), word {args.word!r}")
+    print(
+        "| incidents | page p50 ms | page p99 ms | page p99 vs first | matches | search p50 ms "
+        "| search p99 ms | EXPLAIN page ms | EXPLAIN count ms | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size, matches, page, found, plan, count, load in rows:
+        print(
+            f"| {size:,} | {page['p50']:.1f} | {page['p99']:.1f} | {page['p99'] / base:.2f}x "
+            f"| {matches:,} | {found['p50']:.1f} | {found['p99']:.1f} | {plan:.1f} | {count:.1f} "
+            f"| {load:.1f} |"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    commands = {"save": save_main, "latency": latency_main}
+    if len(sys.argv) > 1 and sys.argv[1] in commands:
+        commands[sys.argv.pop(1)]()
+    else:
+        main()
