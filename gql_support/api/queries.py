@@ -217,7 +217,12 @@ class Query:
         page_info = PageInfo.of(
             page.cursors, has_next=page.has_next_page, has_previous=page.has_previous_page
         )
-        return Connection.of(edges, page_info, count=known_or_later(None, page.total_count))
+        return Connection.of(
+            edges,
+            page_info,
+            count=known_or_later(None, page.total_count),
+            count_is_estimate=known_or_later(None, page.total_count_is_estimate),
+        )
 
     @strawberry.field(permission_classes=_signed_in)
     async def dashboard(self, filter: IncidentFilter | None = None) -> Dashboard:

@@ -26,6 +26,7 @@ from gql_support.attachments import models as attachments
 from gql_support.exports.view import ExportFormat
 from gql_support.incidents import models as incidents
 from gql_support.incidents import queries
+from gql_support.incidents.counting import EXACT_UP_TO
 from gql_support.incidents.models import (
     Impact,
     IncidentEventKind,
@@ -301,12 +302,30 @@ class Connection(Generic[N]):
     nodes: list[N]
     page_info: PageInfo
     total_count: int
+    total_count_is_estimate: bool = strawberry.field(
+        default=False,
+        description="Whether totalCount is PostgreSQL's estimate rather than an exact count: "
+        f"only for a word search alone estimated to match more than {EXACT_UP_TO:,} incidents.",
+    )
 
     @classmethod
-    def of(cls, edges: list[Edge[N]], page_info: PageInfo, *, count: int) -> Connection[N]:
-        """A page already read (``count`` may be a ``Later``)."""
+    def of(
+        cls,
+        edges: list[Edge[N]],
+        page_info: PageInfo,
+        *,
+        count: int,
+        count_is_estimate: bool = False,
+    ) -> Connection[N]:
+        """A page already read (``count`` and ``count_is_estimate`` may be ``Later``s)."""
         nodes = [edge.node for edge in edges]
-        return cls(edges=edges, nodes=nodes, page_info=page_info, total_count=count)
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=page_info,
+            total_count=count,
+            total_count_is_estimate=count_is_estimate,
+        )
 
     @classmethod
     def later(

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
@@ -26,7 +25,7 @@ from tortoise.queryset import QuerySet
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
-from gql_support.incidents.counting import count_incidents, needs_counting
+from gql_support.incidents.counting import Counting, needs_counting
 from gql_support.incidents.filters import (
     IncidentFilter,
     IncidentView,
@@ -104,6 +103,8 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: Callable[[], Awaitable[int]]
+    #: Whether the count is an estimate (a frequent word searched: ``counting``).
+    total_count_is_estimate: Callable[[], Awaitable[bool]]
 
 
 def _encode_cursor(data: list[Any]) -> str:
@@ -316,15 +317,9 @@ async def list_incidents(
         query = query.annotate(**extra)
     rows = [_row_extras(row) for row in await query.values(*read)]
     items = rows[:size]
-    total_count: Callable[[], Awaitable[int]] = partial(count_incidents, base, predicate)
-    if counted_here and rows:
-        # An empty page (past the end) counts on its own.
-        known = int(rows[0]["total_count"])
-
-        async def counted() -> int:
-            return known
-
-        total_count = counted
+    # An empty page (past the end) counts on its own.
+    known = int(rows[0]["total_count"]) if counted_here and rows else None
+    counting = Counting(base, predicate, known=known)
 
     def cursor(row: dict[str, Any]) -> str:
         value = row[sort_column]
@@ -337,7 +332,8 @@ async def list_incidents(
         cursors=[cursor(row) for row in items],
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
-        total_count=total_count,
+        total_count=counting.total,
+        total_count_is_estimate=counting.is_estimate,
     )
 
 

@@ -14,6 +14,7 @@ Both costs grow with every word, so a search is refused beyond what a person typ
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -103,6 +104,16 @@ async def count_matches(words: str) -> int:
     sql = f"SELECT count(*) AS n FROM incident WHERE {VECTOR_SQL} @@ {query_sql(lambda: '$1')}"
     rows = await client.execute_query_dict(sql, [words])
     return int(rows[0]["n"])
+
+
+async def estimate_matches(words: str) -> int:
+    """How many incidents PostgreSQL's planner guesses hold the words (its statistics, no
+    row read)."""
+    client = connections.get("default")
+    sql = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM incident WHERE {VECTOR_SQL} @@ "
+    rows = await client.execute_query_dict(sql + query_sql(lambda: "$1"), [words])
+    plan = rows[0]["QUERY PLAN"]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
 def words_condition(words: str, *, dialect: str, name: str) -> tuple[Q, dict[str, Term]]:
