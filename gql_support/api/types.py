@@ -373,6 +373,11 @@ def _incident_rows(
     return Connection.later(load, count=known_or_later(count, lambda: counts.load(key[0])))
 
 
+def _given(value: T | None) -> T | None:
+    """An argument's value; None when the query left it out (``UNSET``)."""
+    return None if value is strawberry.UNSET else value
+
+
 def _known(values: Mapping[int, T] | None, key: int, default: T) -> T | None:
     return None if values is None else values.get(key, default)
 
@@ -425,15 +430,17 @@ class Incident(Node):
         found = await info.context.loaders.references_by_incident_id.load(self.pk)
         return [Reference.from_model(r) for r in found]
 
+    # ``first`` and ``after`` have no default, as in the contract: graphql-core then hands
+    # Strawberry no argument to convert on each incident of a page that leaves them out.
     @strawberry.field
     def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[Comment]:
         loaders = info.context.loaders
         return _incident_rows(
             loaders.comments_by_incident_page,
             loaders.comment_count_by_incident_id,
-            (self.pk, first, after),
+            (self.pk, _given(first), _given(after)),
             Comment.from_model,
             count=None if self.page is None else _known(self.page.comment_counts, self.pk, 0),
         )
@@ -447,13 +454,13 @@ class Incident(Node):
 
     @strawberry.field
     def history(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = strawberry.UNSET, after: str | None = strawberry.UNSET
     ) -> Connection[IncidentEvent]:
         loaders = info.context.loaders
         return _incident_rows(
             loaders.events_by_incident_page,
             loaders.event_count_by_incident_id,
-            (self.pk, first, after),
+            (self.pk, _given(first), _given(after)),
             IncidentEvent.from_model,
         )
 

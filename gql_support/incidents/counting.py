@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from pypika_tortoise.terms import Term
 from tortoise import connections
+from tortoise.expressions import RawSQL, Subquery
+from tortoise.functions import Count as CountRows
 from tortoise.queryset import QuerySet
 
 from gql_support.incidents.filters import And, Predicate, Search
@@ -46,10 +49,15 @@ def _search_alone(predicate: Predicate) -> str | None:
     return None
 
 
-def needs_counting(predicate: Predicate) -> bool:
-    """Whether only counting the selected rows tells how many there are (no counter or index
-    does): the page's statement may then count them as it selects."""
-    return predicate != EVERY_INCIDENT and _search_alone(predicate) is None
+def count_column(query: QuerySet[Incident], predicate: Predicate) -> Term | None:
+    """A column of the page's own statement that counts what ``predicate`` selects (``query``),
+    when one can: the counter's value for every incident, a count of the rows for a filter that
+    only counting tells. A search alone is counted on its own (from the index, or estimated)."""
+    if predicate == EVERY_INCIDENT:
+        return RawSQL('(SELECT "value" FROM "incident_counter" WHERE "id" = 1)')
+    if _search_alone(predicate) is not None:
+        return None
+    return Subquery(query.annotate(n=CountRows("id")).values("n"))
 
 
 async def count_incidents(query: QuerySet[Incident], predicate: Predicate) -> Count:

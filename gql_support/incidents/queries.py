@@ -17,7 +17,7 @@ from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.queries import Table
 from pypika_tortoise.terms import Term
 from tortoise import connections
-from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.expressions import Q, RawSQL
 from tortoise.functions import Coalesce, Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -25,7 +25,7 @@ from tortoise.queryset import QuerySet
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
-from gql_support.incidents.counting import Counting, needs_counting
+from gql_support.incidents.counting import Counting, count_column
 from gql_support.incidents.filters import (
     IncidentFilter,
     IncidentView,
@@ -266,11 +266,11 @@ def _supporter_column(postgres: bool) -> RawSQL:
     )
 
 
-def _extra_columns(extras: PageExtras, base: QuerySet[Incident], *, count: bool) -> dict[str, Term]:
+def _extra_columns(extras: PageExtras, *, count: Term | None) -> dict[str, Term]:
     postgres = _dialect() == "postgres"
     columns: dict[str, Term] = {}
-    if count:
-        columns["total_count"] = Subquery(base.annotate(n=Count("id")).values("n"))
+    if count is not None:
+        columns["total_count"] = count
     if extras.comment_count:
         columns["comment_count"] = RawSQL(
             '(SELECT count(*) FROM "comment" c WHERE c.incident_id = "incident"."id")'
@@ -307,9 +307,9 @@ async def list_incidents(
     predicate = predicate_of(incident_filter, now=datetime.now(UTC))
     base = incidents_where(predicate)
     position = None if after is None else _cursor_position(after, order.field)
-    # The count goes into the page's statement when only counting the rows tells it.
-    counted_here = extras.total_count and needs_counting(predicate)
-    extra = _extra_columns(extras, base, count=counted_here)
+    # The count goes into the page's statement when it can (see ``count_column``).
+    count = count_column(base, predicate) if extras.total_count else None
+    extra = _extra_columns(extras, count=count)
     sort_column = _SORT_COLUMN[order.field]
     read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
     query = _in_order(base, order, position).limit(size + 1)
@@ -318,7 +318,7 @@ async def list_incidents(
     rows = [_row_extras(row) for row in await query.values(*read)]
     items = rows[:size]
     # An empty page (past the end) counts on its own.
-    known = int(rows[0]["total_count"]) if counted_here and rows else None
+    known = int(rows[0]["total_count"]) if count is not None and rows else None
     counting = Counting(base, predicate, known=known)
 
     def cursor(row: dict[str, Any]) -> str:
