@@ -10,7 +10,10 @@ make), anywhere, fragments included: those are shared per viewer.
 
 Each subscriber keeps its own queue, bounded in results and in bytes: one that falls behind
 (256 results, or 4 MiB of them waiting) is closed with 4008 and never slows the others; each is
-re-checked (still an active user) before every result it is sent.
+re-checked (still an active user) before the results it is sent: at the first after it joined,
+and at most ``RECHECK_SECONDS`` apart after that (a deactivation also ends the user's sessions,
+closing their WebSockets at once; the re-check is the backstop, and one round trip per result
+in series was what let a busy desk's shared subscription lag behind its changes).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 #: The most bytes of results (as JSON) a subscriber may have waiting, besides the one being
 #: sent, before it is closed as too slow: room for a few of the largest (a 1 MiB comment).
 QUEUE_BYTES = 4 * 1024 * 1024
+#: How long a subscriber's check that it is still an active user holds.
+RECHECK_SECONDS = 1.0
 #: WebSocket close code for a subscriber that fell too far behind.
 TOO_SLOW_CLOSE_CODE = 4008
 
@@ -167,14 +172,21 @@ class _Broadcast:
 
     async def _pump(self, start: Callable[[], AsyncIterator[Any]]) -> None:
         ending: object = _END
+        clock = asyncio.get_running_loop().time
+        checked: set[int] = set()
+        active: set[int] = set()
+        checked_at = -RECHECK_SECONDS
         try:
             async for result in start():
                 if _fell_behind(result):
                     ending = _TOO_SLOW
                     break
-                # Permissions are re-checked per event, for every subscriber in one query:
-                # a deactivated user hears no more.
-                active = await _active_user_ids({s.user_id for s in self.subscribers if s.user_id})
+                # Permissions are re-checked, for every subscriber in one query, when someone
+                # joined since or the last check is old: a deactivated user hears no more.
+                users = {s.user_id for s in self.subscribers if s.user_id}
+                if not users <= checked or clock() - checked_at >= RECHECK_SECONDS:
+                    active = await _active_user_ids(users)
+                    checked, checked_at = users, clock()
                 # Measured once: the same result goes to every subscriber.
                 size = _size(result)
                 for subscriber in list(self.subscribers):

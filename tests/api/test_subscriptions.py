@@ -12,7 +12,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from gql_support.accounts.models import Role
-from gql_support.api import subscriptions
+from gql_support.api import multicast, subscriptions
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import IncidentStatus
@@ -281,6 +281,35 @@ async def test_identical_subscriptions_are_executed_once_per_change(
     # Five identical subscribers cost the same reads as one, plus one batched check that each
     # subscriber is still an active user.
     assert len(shared) == len(alone), "\n".join(shared)
+
+
+async def test_a_burst_of_changes_checks_its_subscribers_once(
+    server_url: str, make_person: MakePerson, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[set[int]] = []
+    check = multicast._active_user_ids
+
+    async def counted(user_ids: set[int]) -> set[int]:
+        checks.append(set(user_ids))
+        return await check(user_ids)
+
+    monkeypatch.setattr(multicast, "_active_user_ids", counted)
+    # However slow the machine, the burst falls within one check's lifetime.
+    monkeypatch.setattr(multicast, "RECHECK_SECONDS", 3600.0)
+    reporter = await make_person(Role.USER)
+    agents = [await make_person(Role.AGENT) for _ in range(2)]
+    sockets = [await _subscribe(server_url, a.token, SHARED) for a in agents]
+    await _listening(2)
+
+    for n in range(5):
+        await service.report_incident(actor=reporter.user, description=f"Burst {n}")
+
+    for ws in sockets:
+        kinds = [(await _next(ws))["incidentUpdates"]["kind"] for _ in range(5)]
+        assert kinds == ["CREATED"] * 5
+        await ws.close()
+    # The two who joined were checked together, once, not again for each change.
+    assert checks == [{a.user.id for a in agents}]
 
 
 async def test_a_deactivated_viewer_hears_no_more_while_the_others_do(
