@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TypeVar
 
 import anyio
@@ -214,34 +215,29 @@ async def revoke_user_tokens(*, user: User) -> int:
     return revoked
 
 
-def _live_tokens() -> Q:
-    return Q(revoked_at=None, expires_at__gt=datetime.now(UTC), user__is_active=True)
-
-
-#: The user's columns, then the token's id and expiry, of the token with a given hash if it is
-#: not revoked. Written once: the ORM built this statement again for every request (most of
-#: the lookup's time). Expiry and the user being active are checked on the row, in Python.
+#: The user's columns, then the token's id and expiry, of an unrevoked token found by one of its
+#: columns (its hash, or its id). Written once per dialect and column: the ORM built this
+#: statement again for every request (most of the lookup's time). Expiry and the user being
+#: active are checked on the row, in Python (``_read_session``).
 _SESSION_SQL = (
     "SELECT {user}, t.id AS token__id, t.expires_at AS token__expires_at"
     ' FROM "api_token" t JOIN "user" u ON u.id = t.user_id'
-    " WHERE t.token_hash = {param} AND t.revoked_at IS NULL"
+    " WHERE t.{column} = {param} AND t.revoked_at IS NULL"
 )
 
 
-def _session_sql(dialect: str) -> str:
-    user = ", ".join(f'u."{column}"' for column in User._meta.db_fields)
-    return _SESSION_SQL.format(user=user, param="$1" if dialect == "postgres" else "?")
+@cache
+def _session_sql(dialect: str, column: str) -> str:
+    user = ", ".join(f'u."{name}"' for name in User._meta.db_fields)
+    param = "$1" if dialect == "postgres" else "?"
+    return _SESSION_SQL.format(user=user, column=column, param=param)
 
 
-async def session_for_token(*, token: str) -> Session | None:
-    """The session of a live token (not revoked, not expired, its user active), or None:
-    read anew on every request, so a revoked token is refused at once."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
+async def _read_session(column: str, value: object) -> Session | None:
+    """The session of the token whose ``column`` is ``value`` while it is live: not revoked,
+    not expired, its user active (as stored now)."""
     db = connections.get("default")
-    _, rows = await db.execute_query(
-        _session_sql(str(db.capabilities.dialect)), [_hash_token(token)]
-    )
+    _, rows = await db.execute_query(_session_sql(str(db.capabilities.dialect), column), [value])
     if not rows:
         return None
     row = dict(rows[0])
@@ -255,12 +251,17 @@ async def session_for_token(*, token: str) -> Session | None:
     return Session(token_id=token_id, user=user, expires_at=expires_at)
 
 
+async def session_for_token(*, token: str) -> Session | None:
+    """The session of a live token (not revoked, not expired, its user active), or None:
+    read anew on every request, so a revoked token is refused at once."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return await _read_session("token_hash", _hash_token(token))
+
+
 async def session_by_id(*, token_id: int) -> Session | None:
     """The session of the token with this id while it is live (its user as stored now)."""
-    api_token = await ApiToken.filter(_live_tokens(), id=token_id).select_related("user").first()
-    if api_token is None or api_token.expires_at is None:
-        return None
-    return Session(token_id=api_token.id, user=api_token.user, expires_at=api_token.expires_at)
+    return await _read_session("id", token_id)
 
 
 async def user_for_token(*, token: str) -> User | None:
