@@ -39,8 +39,9 @@ def vector_sql(document: str) -> str:
 #: The whole document's vector, stored and indexed (as migration 0009 builds it).
 VECTOR_SQL = "search_vector"
 SEARCH_INDEX = "incident_search_idx"
-#: True, at the declared cost of reading a stored vector (migration 0011): without it the
-#: planner walked an order's index reading thousands of vectors rather than sort the matches.
+#: True, at the declared cost of reading a stored vector (migrations 0011 and 0012): without it
+#: the planner walked an order's index reading thousands of vectors rather than sort the
+#: matches. It is parallel unsafe: a statement calling it runs in one process.
 READ_COST_SQL = 'incident_search_read("incident"."id")'
 #: The trigger that keeps ``search_vector`` (a bulk load fills the column itself).
 SEARCH_TRIGGER = "incident_search_vector"

@@ -11,7 +11,8 @@ from gql_support.accounts.models import Role
 from gql_support.incidents import service
 from gql_support.incidents.changes import IncidentChanges, NewReference
 from gql_support.incidents.filters import IncidentFilter
-from gql_support.incidents.queries import filtered_incidents
+from gql_support.incidents.queries import filtered_incidents, list_incidents
+from gql_support.settings import Settings
 from tests.conftest import MakePerson
 
 
@@ -104,3 +105,41 @@ async def test_counting_search_results_uses_the_index(incidents: None) -> None:
     query = filtered_incidents(IncidentFilter(search="imprimante"))
     plan = await explain(query.count().sql(params_inline=True))
     assert "incident_search_idx" in plan, plan
+
+
+async def test_a_search_statement_runs_in_one_process_without_jit(settings: Settings) -> None:
+    # Given the function whose declared cost steers a search's plan (migrations 0011, 0012)
+    client = connections.get("default")
+    _, rows = await client.execute_query(
+        "SELECT proparallel::text AS parallel, procost::int AS cost FROM pg_proc"
+        " WHERE proname = 'incident_search_read'"
+    )
+    # Then it keeps the statement in one process (workers' start-up cost more than a page's
+    # rows) and weighs each row it visits at 1,000
+    assert [(row["parallel"], row["cost"]) for row in rows] == [("u", 1000)]
+    # And the pool's connections do not compile expressions with JIT
+    _, rows = await client.execute_query("SHOW jit")
+    assert rows[0]["jit"] == "off"
+
+
+async def test_a_search_page_orders_and_filters_as_the_dashboard_asks(
+    make_person: MakePerson,
+) -> None:
+    # Given incidents matching a word among others, with different priorities
+    reporter = await make_person(Role.USER)
+    for n in range(6):
+        words = "printer" if n % 2 else "scanner"
+        await service.report_incident(actor=reporter.user, description=f"{words} {n} is stuck")
+    # When the dashboard lists the word's incidents by number, two by two
+    seen: list[int] = []
+    after = None
+    while True:
+        page = await list_incidents(
+            incident_filter=IncidentFilter(search="printers"), first=2, after=after
+        )
+        seen += [row["number"] for row in page.items]
+        if not page.has_next_page:
+            break
+        after = page.cursors[-1]
+    # Then it gets exactly the matching ones, newest first, each once
+    assert seen == [6, 4, 2]
