@@ -581,7 +581,8 @@ def _latencies(server: Server, body: bytes, requests: int) -> dict[str, float]:
 
 
 def _explained_ms(url: str, sql: str) -> float:
-    lines = _psql(url, f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+    # As the server's pooled connections run it (db.SESSION_SETTINGS).
+    lines = _psql(url, f"SET jit = off; EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
     return float(json.loads("".join(lines))[0]["Execution Time"])
 
 
@@ -591,10 +592,19 @@ def latency_main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--word", default="banyan", help="a demo topic word: ~1 %% of incidents")
+    parser.add_argument(
+        "--databases",
+        help="filled databases to use, one per size (names on the same server), instead of "
+        "gqls_bench_<size>",
+    )
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    names = args.databases.split(",") if args.databases else [None] * len(sizes)
+    if len(names) != len(sizes):
+        parser.error("--databases names one database per size")
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        url = _database(size, fresh=False)
+    for size, name in zip(sizes, names, strict=True):
+        url = _database(size, fresh=False) if name is None else f"{PG}/{name}"
         token = _run(
             str(ROOT / ".venv/bin/gql-support"), "token", "create", "--email",
             "manager@example.com", env={"GQL_SUPPORT_DATABASE_URL": url},
@@ -603,7 +613,7 @@ def latency_main() -> None:
             "gql-support", 8121, [str(ROOT / ".venv/bin/gql-support"), "serve", "--port", "8121"],
             PAGE,
             {"GQL_SUPPORT_DATABASE_URL": url, "GQL_SUPPORT_DEMO_DATA": "false",
-             "GQL_SUPPORT_ACCESS_LOG": "false"},
+             "GQL_SUPPORT_ACCESS_LOG": "false", "GQL_SUPPORT_OUTBOX_IN_SERVE": "false"},
             {"authorization": f"Bearer {token}"},
         )  # fmt: skip
         search = json.dumps({"query": SEARCH_PAGE, "variables": {"words": args.word}}).encode()
