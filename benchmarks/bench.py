@@ -582,7 +582,11 @@ def _latencies(server: Server, body: bytes, requests: int) -> dict[str, float]:
 
 def _explained_ms(url: str, sql: str) -> float:
     # As the server's pooled connections run it (db.SESSION_SETTINGS).
-    lines = _psql(url, f"SET jit = off; EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+    out = _run(
+        "psql", url, "-tAc", f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}",
+        env={"PGOPTIONS": "-c jit=off"},
+    )  # fmt: skip
+    lines = [line for line in out.splitlines() if line]
     return float(json.loads("".join(lines))[0]["Execution Time"])
 
 
