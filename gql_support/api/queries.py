@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,10 +117,12 @@ def _page_values(rows: list[dict[str, Any]], extras: queries.PageExtras) -> Page
     users (reporters, assignees, supporters), supporters and comment counts."""
     users: dict[int, User] = {}
 
-    def user(values: dict[str, Any]) -> User:
-        found = users.get(values["id"])
+    def user(values: Sequence[Any]) -> User:
+        # ``USER_COLUMNS`` in order, the id first; each user is built once a page.
+        found = users.get(values[0])
         if found is None:
-            found = users[values["id"]] = User.from_row(values)
+            row = dict(zip(queries.USER_COLUMNS, values, strict=True))
+            found = users[values[0]] = User.from_row(row)
         return found
 
     supporters = supporter_ids = counts = None
@@ -132,7 +134,7 @@ def _page_values(rows: list[dict[str, Any]], extras: queries.PageExtras) -> Page
     if extras.supporters:
         found = {row["id"]: row["supporter_users"] for row in rows}
         supporters = {i: [user(u) for u in them] for i, them in found.items()}
-        supporter_ids = {i: frozenset(u["id"] for u in them) for i, them in found.items()}
+        supporter_ids = {i: frozenset(u[0] for u in them) for i, them in found.items()}
     if extras.comment_count:
         counts = {row["id"]: row["comment_count"] for row in rows}
     return PageValues(
