@@ -427,6 +427,22 @@ async def test_nul_and_lone_surrogates_in_a_search_are_refused(
     }
 
 
+async def test_a_lone_surrogate_quoted_back_in_an_error_is_answered(
+    gql: GraphQLClient, make_person: MakePerson
+) -> None:
+    # Given a status filter that no enum value can be: graphql-core's error quotes it
+    manager, _ = await _manager_and_incident(gql, make_person)
+
+    body = assert_client_error_only(
+        await post_raw(gql, INCIDENTS, {"filter": {"status": [SURROGATE]}}, as_=manager)
+    )
+
+    # Then the answer is JSON that says which value was refused, as the client wrote it
+    [error] = body["errors"]
+    assert SURROGATE in error["message"]
+    assert "data" not in body
+
+
 @pytest.mark.parametrize(
     ("email", "password", "field"),
     [
