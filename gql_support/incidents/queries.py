@@ -240,10 +240,6 @@ class PageExtras:
 #: A user's ``USER_COLUMNS`` as one value, in that order: a row, which asyncpg decodes to a
 #: tuple (no JSON to parse), on PostgreSQL; a JSON array on SQLite.
 _USER_VALUES = ", ".join(f"u.{c}" for c in USER_COLUMNS)
-_SUPPORTERS = (
-    'FROM "incident_supporter" s JOIN "user" u ON u.id = s.user_id '
-    'WHERE s.incident_id = "incident"."id" ORDER BY u.name, s.user_id'
-)
 
 
 def _user_value(postgres: bool) -> str:
@@ -258,12 +254,21 @@ def _user_columns(postgres: bool) -> dict[str, Term]:
     }
 
 
+def _supporters(postgres: bool) -> str:
+    """An incident's supporters as users ``u``, by name (then id): their ids, then each user by
+    its key (joined, PostgreSQL hashed every user for each incident of the page)."""
+    ids = 'SELECT s.user_id FROM "incident_supporter" s WHERE s.incident_id = "incident"."id"'
+    match = f"= ANY(ARRAY({ids}))" if postgres else f"IN ({ids})"
+    return f'FROM "user" u WHERE u.id {match} ORDER BY u.name, u.id'
+
+
 def _supporter_column(postgres: bool) -> RawSQL:
     user = _user_value(postgres)
     if postgres:
-        return RawSQL(f"ARRAY(SELECT {user} {_SUPPORTERS})")
+        return RawSQL(f"ARRAY(SELECT {user} {_supporters(postgres)})")
     # SQLite aggregates in the order of the subquery's rows; json() keeps each an array.
-    return RawSQL(f"(SELECT json_group_array(json(x.o)) FROM (SELECT {user} AS o {_SUPPORTERS}) x)")
+    supporters = f"SELECT {user} AS o {_supporters(postgres)}"
+    return RawSQL(f"(SELECT json_group_array(json(x.o)) FROM ({supporters}) x)")
 
 
 def _extra_columns(extras: PageExtras, *, count: Term | None) -> dict[str, Term]:
