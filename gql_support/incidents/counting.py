@@ -17,6 +17,7 @@ lists are counted by the database, as it selects.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pypika_tortoise.terms import Term
@@ -78,9 +79,14 @@ class Counting:
     """A list's count, read once however many fields ask for it."""
 
     def __init__(
-        self, query: QuerySet[Incident], predicate: Predicate, *, known: int | None = None
+        self,
+        select: Callable[[], QuerySet[Incident]],
+        predicate: Predicate,
+        *,
+        known: int | None = None,
     ) -> None:
-        self.query = query
+        #: Builds the query of what ``predicate`` selects, if the count must be read.
+        self.select = select
         self.predicate = predicate
         self._known = None if known is None else Count(known)
         self._count: asyncio.Task[Count] | None = None
@@ -89,7 +95,7 @@ class Counting:
         if self._known is not None:
             return self._known
         if self._count is None:
-            self._count = asyncio.ensure_future(count_incidents(self.query, self.predicate))
+            self._count = asyncio.ensure_future(count_incidents(self.select(), self.predicate))
         return await self._count
 
     async def total(self) -> int:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
@@ -296,20 +297,64 @@ def _row_extras(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def _plain_rows(query: ValuesQuery[Literal[False]]) -> list[dict[str, Any]]:
-    """The rows of ``query``. On PostgreSQL, as asyncpg returns them: text for an enum (which
-    GraphQL shows by its value, faster than a member) and aware datetimes, so Tortoise's
-    conversion of every value (a tenth of the page's own work) is skipped. SQLite returns dates
-    as text: Tortoise converts there."""
-    if _dialect() != "postgres":
-        return await query
-    # Built as Tortoise builds it to run it (its ``sql()`` does the same but drops the
-    # parameters); a page is never read inside a transaction, so the default connection.
+def _page_query(
+    predicate: Predicate,
+    order: IncidentOrder,
+    position: tuple[Any, int] | None,
+    size: int,
+    columns: Collection[str],
+    extras: PageExtras,
+) -> ValuesQuery[Literal[False]]:
+    """The statement of a dashboard page (one row past it tells whether there is a next)."""
+    base = incidents_where(predicate)
+    # The count goes into the page's statement when it can (see ``count_column``).
+    count = count_column(base, predicate) if extras.total_count else None
+    extra = _extra_columns(extras, count=count)
+    sort_column = _SORT_COLUMN[order.field]
+    read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
+    query = _in_order(base, order, position).limit(size + 1)
+    if extra:
+        query = query.annotate(**extra)
+    return query.values(*read)
+
+
+@lru_cache(maxsize=256)
+def _page_statement(
+    predicate: Predicate,
+    order: IncidentOrder,
+    position: tuple[Any, int] | None,
+    size: int,
+    columns: tuple[str, ...],
+    extras: PageExtras,
+) -> tuple[str, tuple[Any, ...]]:
+    """A PostgreSQL page's SQL and parameters, built once for the same arguments: Tortoise
+    builds a statement anew each time (5 % of a page's instructions), and a desk asks for the
+    same few views over and over. Built as Tortoise builds it to run it (its ``sql()`` does the
+    same but drops the parameters)."""
+    query = _page_query(predicate, order, position, size, columns, extras)
     query._choose_db_if_not_chosen()
     query._make_query()
     sql, parameters = query.query.get_parameterized_sql()
+    return sql, tuple(parameters)
+
+
+async def _page_rows(
+    predicate: Predicate,
+    order: IncidentOrder,
+    position: tuple[Any, int] | None,
+    size: int,
+    columns: Collection[str],
+    extras: PageExtras,
+) -> list[dict[str, Any]]:
+    """A page's rows. On PostgreSQL, as asyncpg returns them: text for an enum (which GraphQL
+    shows by its value, faster than a member) and aware datetimes, so Tortoise's conversion of
+    every value is skipped. SQLite returns dates as text: Tortoise runs and converts there."""
+    if _dialect() != "postgres":
+        return await _page_query(predicate, order, position, size, columns, extras)
+    sql, parameters = _page_statement(predicate, order, position, size, tuple(columns), extras)
+    # A page is never read inside a transaction: the default connection.
     client = connections.get("default")
-    rows: list[dict[str, Any]] = await client.execute_query_dict(sql, parameters)
+    rows: list[dict[str, Any]] = await client.execute_query_dict(sql, list(parameters))
     return rows
 
 
@@ -328,21 +373,15 @@ async def list_incidents(
     order = order or IncidentOrder()
     size = _page_size(first)
     predicate = predicate_of(incident_filter, now=datetime.now(UTC))
-    base = incidents_where(predicate)
     position = None if after is None else _cursor_position(after, order.field)
-    # The count goes into the page's statement when it can (see ``count_column``).
-    count = count_column(base, predicate) if extras.total_count else None
-    extra = _extra_columns(extras, count=count)
-    sort_column = _SORT_COLUMN[order.field]
-    read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
-    query = _in_order(base, order, position).limit(size + 1)
-    if extra:
-        query = query.annotate(**extra)
-    rows = [_row_extras(row) for row in await _plain_rows(query.values(*read))]
+    rows = await _page_rows(predicate, order, position, size, columns, extras)
+    rows = [_row_extras(row) for row in rows]
     items = rows[:size]
-    # An empty page (past the end) counts on its own.
-    known = int(rows[0]["total_count"]) if count is not None and rows else None
-    counting = Counting(base, predicate, known=known)
+    # Counted in the page's statement when it could be; an empty page (past the end) counts
+    # on its own.
+    known = int(rows[0]["total_count"]) if rows and "total_count" in rows[0] else None
+    counting = Counting(lambda: incidents_where(predicate), predicate, known=known)
+    sort_column = _SORT_COLUMN[order.field]
 
     def cursor(row: dict[str, Any]) -> str:
         value = row[sort_column]

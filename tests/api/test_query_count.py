@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from gql_support.accounts.models import Role
-from gql_support.incidents import service
+from gql_support.incidents import queries, service
 from gql_support.incidents.changes import IncidentChanges, NewReference
 from tests.conftest import GraphQLClient, MakePerson, Person
 
@@ -142,3 +142,30 @@ async def test_dashboard_statements_do_not_grow_with_the_page(
     # comment counts read in its own statement; totalCount loads no comment), watchers and
     # references.
     assert len(fifty) == 3, "\n".join(fifty)
+
+
+async def test_a_page_asked_again_reads_the_rows_of_now(
+    gql: GraphQLClient, make_person: MakePerson, backend: str
+) -> None:
+    # Given two incidents, one with a comment
+    manager = await make_person(Role.MANAGER, name="Max Manager")
+    first = await service.report_incident(actor=manager.user, description="First")
+    await service.report_incident(actor=manager.user, description="Second")
+    await service.add_comment(actor=manager.user, incident_id=first.id, body="One")
+    # (Statements built by earlier tests of this process are forgotten.)
+    queries._page_statement.cache_clear()
+
+    # When the same page is asked, the first incident is commented on again, and the page
+    # is asked once more
+    before, _ = await dashboard_statements(gql, manager, 10)
+    await service.add_comment(actor=manager.user, incident_id=first.id, body="Two")
+    with statements() as sql:
+        data = await gql.execute(DASHBOARD, {"first": 10}, as_=manager)
+
+    # Then the second answer holds the new comment, read by the same one statement
+    counts = [node["comments"]["totalCount"] for node in data["incidents"]["nodes"]]
+    assert counts == [2, 0]
+    assert [s for s in sql if AUTH_TABLE not in s] == before
+    # And on PostgreSQL that statement was built once (Tortoise builds it anew otherwise)
+    cached = queries._page_statement.cache_info()
+    assert (cached.misses, cached.hits) == ((1, 1) if backend == "postgres" else (0, 0))
