@@ -26,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -601,6 +602,12 @@ def latency_main() -> None:
         help="filled databases to use, one per size (names on the same server), instead of "
         "gqls_bench_<size>",
     )
+    parser.add_argument(
+        "--outbox",
+        action="store_true",
+        help="leave serve's outbox worker on (reminders written and sent as .eml files to a "
+        "temporary folder), to measure pages while it catches up",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     names = args.databases.split(",") if args.databases else [None] * len(sizes)
@@ -613,11 +620,13 @@ def latency_main() -> None:
             str(ROOT / ".venv/bin/gql-support"), "token", "create", "--email",
             "manager@example.com", env={"GQL_SUPPORT_DATABASE_URL": url},
         ).strip()  # fmt: skip
+        mail = tempfile.mkdtemp(prefix="bench-mail-")
         server = Server(
             "gql-support", 8121, [str(ROOT / ".venv/bin/gql-support"), "serve", "--port", "8121"],
             PAGE,
             {"GQL_SUPPORT_DATABASE_URL": url, "GQL_SUPPORT_DEMO_DATA": "false",
-             "GQL_SUPPORT_ACCESS_LOG": "false", "GQL_SUPPORT_OUTBOX_IN_SERVE": "false"},
+             "GQL_SUPPORT_ACCESS_LOG": "false", "GQL_SUPPORT_MAIL_DIR": mail,
+             "GQL_SUPPORT_OUTBOX_IN_SERVE": str(args.outbox).lower()},
             {"authorization": f"Bearer {token}"},
         )  # fmt: skip
         search = json.dumps({"query": SEARCH_PAGE, "variables": {"words": args.word}}).encode()
@@ -627,6 +636,7 @@ def latency_main() -> None:
             found = _latencies(server, search, args.requests)
         finally:
             _stop([server])
+            shutil.rmtree(mail)
         matches = int(_psql(url, SEARCH_COUNT_SQL.format(w=args.word))[0])
         rows.append(
             (size, matches, page, found, _explained_ms(url, SEARCH_SQL.format(w=args.word)),
