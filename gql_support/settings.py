@@ -200,6 +200,21 @@ class Settings(BaseSettings):
         description="hour of the day, in each manager's time zone, from which the worker emails "
         "them the day's digest of overdue and unassigned incidents",
     )
+    reminder_catch_up_hours: float = Field(
+        24.0,
+        gt=0,
+        allow_inf_nan=False,
+        description='the worker emails "overdue" for due dates passed at most this long ago; '
+        "older ones (missed while no worker ran: an outage, an upgrade, a restored backup) "
+        "are not emailed one by one: the managers' digest counts and lists them",
+    )
+    reminder_batch_size: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="incidents a worker reminds about per transaction (it lets requests run "
+        "between two)",
+    )
     reminder_check_seconds: float = Field(
         60.0,
         ge=0.01,

@@ -5,25 +5,40 @@ At a given moment (the worker's clock), ``queue_due`` finds:
 - "due soon": incidents in NEW, IN_PROGRESS or RETESTING whose due date is less than
   ``reminder_lead_working_days`` working days (Monday to Friday, in the desk's time zone)
   ahead, told to the assignee and the supporters;
-- "overdue": the same whose due date has passed, told to the assignee and the incident
-  managers;
+- "overdue": the same whose due date has passed, at most ``reminder_catch_up_hours`` ago,
+  told to the assignee and the incident managers;
 - the digest: for each manager whose day (in their own time zone) has reached
-  ``digest_hour``, the incidents then overdue and those without an assignee.
+  ``digest_hour``, the incidents then overdue (however long ago) and those without an
+  assignee.
 
 ON_HOLD, RESOLVED, CLOSED and REJECTED incidents get no reminder, and count in no digest.
+
+A backlog is not a flood: a desk whose worker was down for a week, that upgrades from a
+version without reminders, or restores a backup, has thousands of incidents overdue and
+never reminded of. Emailing each to its assignee and every manager would bury the managers
+(a million-incident desk had 224,000: 1.3 million emails) and tell nobody anything the digest
+does not: so only due dates passed within the catch-up time get an "overdue" email, and the
+digest counts and lists the rest. Due soon needs no such bound: its window is ahead.
+
+The worker reads the incidents to remind about ``reminder_batch_size`` at a time, in the
+order of their ids (each batch starts after the last id of the one before), and writes each
+batch in a transaction of its own, letting requests run between two: however large the
+backlog, it holds a batch in memory and its row locks for one batch's statements.
 
 Each is written once, however many workers run, and whenever they restart: its outbox rows
 are written in the transaction that marks it sent. A reminder's mark is the due date it was
 sent for (``Incident.due_soon_sent_for``, ``overdue_sent_for``), set by an UPDATE that
 matches only while the mark differs from the incident's due date: of two workers, the second
 one's UPDATE (on PostgreSQL, after waiting for the first one's row lock) matches nothing and
-it writes nothing. Moving the due date makes the mark differ again, which arms the reminders
-for the new date. A digest's mark is a ``DigestSent`` row, unique per manager and day: the
-second insert fails and rolls its transaction back.
+it writes nothing. Both lock a batch's rows in the order of their ids, so they cannot
+deadlock. Moving the due date makes the mark differ again, which arms the reminders for the
+new date. A digest's mark is a ``DigestSent`` row, unique per manager and day: the second
+insert fails and rolls its transaction back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -39,7 +54,7 @@ from gql_support.accounts.models import Role, User
 from gql_support.events import DigestDue, IncidentDue
 from gql_support.incidents.models import DigestSent, Incident, IncidentStatus, IncidentSupporter
 from gql_support.notify.formats import zone_of
-from gql_support.notify.queue import queue_digest, queue_reminder
+from gql_support.notify.queue import queue_digest, queue_reminders
 from gql_support.notify.recipients import ChangeKind
 from gql_support.settings import Settings
 
@@ -68,7 +83,10 @@ def due_soon_from(due_date: datetime, *, working_days: int, time_zone: str) -> d
 async def queue_due(*, now: datetime, settings: Settings) -> int:
     """Writes the reminders and digests due at ``now`` that no worker wrote yet; returns how
     many outbox rows that made."""
-    written = await _queue_reminders(ChangeKind.OVERDUE, _overdue(now), now=now)
+    batch = settings.reminder_batch_size
+    since = now - timedelta(hours=settings.reminder_catch_up_hours)
+    overdue = _overdue(now).filter(due_date__gt=since)
+    written = await _queue_reminders(ChangeKind.OVERDUE, overdue, now=now, batch=batch)
     # Due soon: within the lead time, which spans at most 2 weekend days per 5 working days.
     horizon = now + timedelta(days=settings.reminder_lead_working_days * 7 // 5 + 3)
     soon = _reminded().filter(due_date__gt=now, due_date__lte=horizon)
@@ -76,6 +94,7 @@ async def queue_due(*, now: datetime, settings: Settings) -> int:
         ChangeKind.DUE_SOON,
         soon,
         now=now,
+        batch=batch,
         keep=lambda due: (
             now
             >= due_soon_from(
@@ -101,31 +120,45 @@ async def _queue_reminders(
     query: QuerySet[Incident],
     *,
     now: datetime,
+    batch: int,
     keep: Callable[[datetime], bool] = lambda due: True,
 ) -> int:
-    mark = _MARKS[kind]
-    incidents = [
-        i
-        for i in await query.filter(_unsent(mark, F("due_date")))
+    """Reminds of the incidents the query finds and that are not marked yet, ``batch`` at a
+    time by id, each batch in a transaction of its own."""
+    unsent = (
+        query.filter(_unsent(_MARKS[kind], F("due_date")))
         .select_related("assigned_to")
         .order_by("id")
-        if i.due_date is not None and keep(i.due_date)
-    ]
+    )
+    written = after = 0
+    while found := await unsent.filter(id__gt=after).limit(batch):
+        after = found[-1].id
+        due = [i for i in found if i.due_date is not None and keep(i.due_date)]
+        if due:
+            written += await _remind(kind, due, now=now)
+        # However long the backlog, requests run between two batches.
+        await asyncio.sleep(0)
+    return written
+
+
+async def _remind(kind: ChangeKind, incidents: list[Incident], *, now: datetime) -> int:
+    """Marks the incidents reminded of, and writes the reminders of those it marked, in one
+    transaction; returns how many outbox rows that made."""
+    mark = _MARKS[kind]
     supporters = await _supporters([i.id for i in incidents])
-    written = 0
-    for incident in incidents:
-        due = _due(incident, supporters[incident.id])
-        async with in_transaction():
-            marked = (
+    async with in_transaction():
+        marked = []
+        for incident in incidents:
+            # Matches only if no other worker marked it first, and the incident is as read.
+            if (
                 await Incident.filter(
                     id=incident.id, due_date=incident.due_date, status__in=REMINDED_STATUSES
                 )
                 .filter(_unsent(mark, incident.due_date))
                 .update(**{mark: incident.due_date})
-            )
-            if marked:
-                written += await queue_reminder(due, kind, at=now)
-    return written
+            ):
+                marked.append(_due(incident, supporters[incident.id]))
+        return await queue_reminders(marked, kind, at=now) if marked else 0
 
 
 def _unsent(mark: str, due: F | datetime | None) -> Q:

@@ -4,13 +4,13 @@ It reads a domain event (``gql_support.events.IncidentChanged``: the fields that
 their history entries read, the comment, references and files the change added, and who stood
 where), never the incident's models, and freezes it into each row's payload, so the email
 tells what was committed even if the incident changes again before it is sent. Reminders
-(``IncidentDue``) and digests (``DigestDue``) come the same way, from
-``gql_support.incidents.reminders``, in the transaction that marks them sent.
+(``IncidentDue``, a batch of incidents at a time) and digests (``DigestDue``) come the same
+way, from ``gql_support.incidents.reminders``, in the transaction that marks them sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,24 +109,32 @@ async def _write(
     payload: dict[str, Any],
     at: datetime,
 ) -> None:
+    await OutboxMessage.bulk_create(_rows(incident_id, chosen, people, payload, at))
+
+
+def _rows(
+    incident_id: int | None,
+    chosen: Mapping[int, NoticeReason],
+    people: Mapping[int, User],
+    payload: dict[str, Any],
+    at: datetime,
+) -> list[OutboxMessage]:
     """One outbox row per chosen recipient, with their address, name, locale and time zone as
     they are now."""
-    await OutboxMessage.bulk_create(
-        [
-            OutboxMessage(
-                incident_id=incident_id,
-                recipient_id=user_id,
-                reason=reason,
-                to_address=people[user_id].email,
-                to_name=people[user_id].name,
-                locale=people[user_id].locale,
-                time_zone=people[user_id].time_zone,
-                payload=payload,
-                next_attempt_at=at,
-            )
-            for user_id, reason in chosen.items()
-        ]
-    )
+    return [
+        OutboxMessage(
+            incident_id=incident_id,
+            recipient_id=user_id,
+            reason=reason,
+            to_address=people[user_id].email,
+            to_name=people[user_id].name,
+            locale=people[user_id].locale,
+            time_zone=people[user_id].time_zone,
+            payload=payload,
+            next_attempt_at=at,
+        )
+        for user_id, reason in chosen.items()
+    ]
 
 
 def entry_of(incident: IncidentDue) -> dict[str, Any]:
@@ -142,27 +150,35 @@ def entry_of(incident: IncidentDue) -> dict[str, Any]:
     }
 
 
-async def queue_reminder(incident: IncidentDue, kind: ChangeKind, *, at: datetime) -> int:
-    """Writes the rows of a due-soon or overdue reminder, in the caller's transaction (the
-    one that marks it sent); returns how many."""
+async def queue_reminders(
+    incidents: Sequence[IncidentDue], kind: ChangeKind, *, at: datetime
+) -> int:
+    """Writes the rows of due-soon or overdue reminders about several incidents, in the
+    caller's transaction (the one that marks them sent), in one insert; returns how many."""
     manager_ids = await _active_manager_ids() if kind is ChangeKind.OVERDUE else []
-    involvement = Involvement(
-        kind=kind,
-        actor_id=None,
-        reporter_id=incident.reporter_id,
-        assignee_id=incident.assignee_id,
-        supporter_ids=incident.supporter_ids,
-        watcher_ids=(),
-        manager_ids=manager_ids,
-    )
-    candidates = {*incident.supporter_ids, *manager_ids}
-    if incident.assignee_id is not None:
-        candidates.add(incident.assignee_id)
+    candidates = {*manager_ids}
+    for incident in incidents:
+        candidates.update(incident.supporter_ids)
+        if incident.assignee_id is not None:
+            candidates.add(incident.assignee_id)
     people = {u.id: u for u in await User.filter(id__in=list(candidates), is_active=True)}
-    chosen = recipients(involvement, people.keys())
-    if chosen:
-        await _write(incident.incident_id, chosen, people, {"incident": entry_of(incident)}, at)
-    return len(chosen)
+    rows = []
+    for incident in incidents:
+        involvement = Involvement(
+            kind=kind,
+            actor_id=None,
+            reporter_id=incident.reporter_id,
+            assignee_id=incident.assignee_id,
+            supporter_ids=incident.supporter_ids,
+            watcher_ids=(),
+            manager_ids=manager_ids,
+        )
+        payload = {"incident": entry_of(incident)}
+        chosen = recipients(involvement, people.keys())
+        rows += _rows(incident.incident_id, chosen, people, payload, at)
+    if rows:
+        await OutboxMessage.bulk_create(rows)
+    return len(rows)
 
 
 async def queue_digest(digest: DigestDue, *, at: datetime) -> int:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from gql_support.accounts.models import Role
 from gql_support.incidents import reminders, service
@@ -19,6 +20,7 @@ from gql_support.incidents.reminders import due_soon_from
 from gql_support.notify.models import NoticeReason, OutboxMessage, OutboxStatus
 from gql_support.notify.worker import OutboxWorker
 from gql_support.settings import Settings
+from tests.api.test_query_count import statements
 from tests.conftest import GraphQLClient, MakePerson, Person, start_cli
 from tests.documents import REPORT, SAVE
 from tests.notify.conftest import Clock, SmtpServer
@@ -318,7 +320,9 @@ async def test_workers_at_the_same_moment_write_each_reminder_once(
     clock.now = datetime.now(UTC)
 
     # When three workers run at once, with the same clock
-    workers = [reminder_worker(digest_hour=0, outbox_batch_size=5) for _ in range(3)]
+    workers = [
+        reminder_worker(digest_hour=0, outbox_batch_size=5, reminder_batch_size=4) for _ in range(3)
+    ]
     await asyncio.gather(*(w.drain() for w in workers))
 
     # Then each incident's reminder was written once per person, the digest once, and each
@@ -346,6 +350,7 @@ async def test_worker_processes_write_each_reminder_once(
             "worker",
             "--once",
             GQL_SUPPORT_OUTBOX_BATCH_SIZE="10",
+            GQL_SUPPORT_REMINDER_BATCH_SIZE="7",
             GQL_SUPPORT_DIGEST_HOUR="0",
         )
         for _ in range(2)
@@ -358,3 +363,84 @@ async def test_worker_processes_write_each_reminder_once(
     assert set(counts.values()) == {1}
     assert len(counts) == 40 * 2 + 1
     assert len(_once_each(smtp)) == 81
+
+
+async def test_a_backlog_larger_than_a_batch_is_written_batch_by_batch_each_once(
+    make_person: MakePerson, reminder_worker: Any, clock: Clock, backend: str
+) -> None:
+    # Given 7 overdue incidents, and a worker that reminds of 3 at a time
+    manager, agent = await _many_due(make_person, 7)
+    clock.now = datetime.now(UTC)
+    worker = reminder_worker(digest_hour=23, reminder_batch_size=3)
+
+    # When it looks for reminders
+    with statements() as sql:
+        written = await worker.queue_reminders()
+
+    # Then each incident is reminded of once, to its assignee and the manager
+    counts = await _reasons()
+    incidents = [i.id for i in await Incident.all().order_by("id")]
+    assert counts == Counter(
+        {("OVERDUE", person.user.id, i): 1 for i in incidents for person in (agent, manager)}
+    )
+    assert written == 14
+    # in three batches (3, 3 and 1 incidents), each read, then written with one insert
+    unmarked = '"incident"."overdue_sent_for" IS NULL'
+    reads = [s for s in sql if s.startswith("SELECT") and unmarked in s]
+    assert len(reads) == 4  # the last one finds nothing more
+    assert sum(1 for s in sql if s.startswith('INSERT INTO "outbox_message"')) == 3
+    if backend == "postgres":
+        # each in a transaction of its own, which marks its incidents and writes their rows
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT i.id, i.xmin::text AS marked, o.xmin::text AS written FROM incident i"
+            " JOIN outbox_message o ON o.incident_id = i.id ORDER BY i.id"
+        )
+        assert all(row["marked"] == row["written"] for row in rows)
+        by_incident = {row["id"]: row["marked"] for row in rows}
+        transactions = [by_incident[i] for i in incidents]
+        assert [len(set(transactions[n : n + 3])) for n in (0, 3, 6)] == [1, 1, 1]
+        assert len(set(transactions)) == 3
+
+    # and looking again writes nothing more
+    clock.advance(minutes=5)
+    assert await worker.queue_reminders() == 0
+    assert await _reasons() == counts
+
+
+async def test_a_backlog_older_than_the_catch_up_time_goes_to_the_digest_not_one_by_one(
+    make_person: MakePerson, reminder_worker: Any, clock: Clock
+) -> None:
+    # Given an incident overdue for three days (missed while no worker ran) and one for an hour
+    manager = await _person(make_person, Role.MANAGER)
+    agent = await _person(make_person, Role.AGENT)
+    reported = {}
+    for name, due in (("Long late", WEDNESDAY - timedelta(days=3)), ("Just late", WEDNESDAY)):
+        incident = await service.report_incident(
+            actor=manager.user,
+            description=name,
+            changes=IncidentChanges(assigned_to_id=agent.user.id, due_date=due),
+        )
+        reported[name] = incident.id
+    await OutboxMessage.all().delete()
+    clock.now = WEDNESDAY + timedelta(hours=1)
+
+    # When the worker looks, with the default catch-up time of a day
+    await reminder_worker(digest_hour=0).drain()
+
+    # Then only the one late for an hour is emailed as overdue
+    counts = await _reasons()
+    assert {(reason, user, i) for reason, user, i in counts if reason == "OVERDUE"} == {
+        ("OVERDUE", agent.user.id, reported["Just late"]),
+        ("OVERDUE", manager.user.id, reported["Just late"]),
+    }
+    # and the manager's digest counts and lists both
+    (digest,) = await OutboxMessage.filter(reason=NoticeReason.DIGEST)
+    payload: dict[str, Any] = digest.payload
+    assert payload["overdue_count"] == 2
+    assert [i["summary"] for i in payload["overdue"]] == ["Long late", "Just late"]
+
+    # When the catch-up time is longer than the outage
+    clock.advance(minutes=5)
+    await reminder_worker(digest_hour=0, reminder_catch_up_hours=24 * 4).drain()
+    # Then the older one is emailed too, once
+    assert (await _reasons())[("OVERDUE", agent.user.id, reported["Long late"])] == 1
