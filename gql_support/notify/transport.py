@@ -11,6 +11,7 @@ with no SMTP URL, a folder of ``.eml`` files a newcomer can open.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 from dataclasses import dataclass
@@ -132,6 +133,11 @@ class DirectoryMailer:
         self.folder = folder
 
     async def send(self, email: Email, *, sender: str, recipient: str) -> None:
+        # In a thread: written in the event loop, a batch of files (a backlog of reminders)
+        # held up every request of `serve` for as long as the disk took.
+        await asyncio.to_thread(self._write, email)
+
+    def _write(self, email: Email) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = email.message_id.strip("<>").replace("/", "_").replace("@", "_at_")
         path = self.folder / f"{name}.eml"
