@@ -214,7 +214,7 @@ _COLUMNS = {
     "incident": (
         "id", "number", "description", "type", "impact", "urgency", "priority", "priority_rank",
         "status", "status_rank", "due_date", "task", "reporter_id", "assigned_to_id", "version",
-        "search_document", "created_at", "updated_at",
+        "search_document", "created_at", "updated_at", "due_soon_sent_for", "overdue_sent_for",
     ),
     "incident_supporter": ("id", "incident_id", "user_id"),
     "incident_watcher": ("id", "incident_id", "user_id"),
@@ -364,10 +364,12 @@ class _Generator:
         rows.event += [(self._id("incident_event"), incident_id, *event) for event in events]
         document = "\n".join(search)[:MAX_SEARCH_DOCUMENT]
         priority = priority_of(impact, urgency)
+        # A desk would have sent the reminders of the due dates gone by.
+        reminded = due if due is not None and due <= self.now else None
         rows.incident.append(
             (incident_id, number, description, type_, impact, urgency, priority,
              PRIORITY_RANK[priority], status, STATUS_RANK[status], due, task, reporter,
-             assignee, version, document, created, max(at, created))
+             assignee, version, document, created, max(at, created), reminded, reminded)
         )  # fmt: skip
 
     def _names(self, ids: list[int]) -> str:
@@ -457,6 +459,7 @@ async def _fill_postgres(
             first_ids=first_ids,
             start=now - timedelta(days=365),
             span=timedelta(days=365).total_seconds() / max(incidents, 1),
+            now=now,
             reporters=people.reporters,
             agents=people.agents,
             managers=people.managers,

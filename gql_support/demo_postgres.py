@@ -17,7 +17,9 @@ here:
 Every invariant the service keeps holds, as with the row-by-row load it replaces (the tests
 check them row by row): gapless numbers and the counter, ranks and priority, the history
 (REPORTED, then one batch per change, status moves along the workflow), one version per
-change, the search document (description, reference label, comments) and its vector.
+change, the search document (description, reference label, comments) and its vector; and
+the reminders of every due date gone by are marked as sent, as a desk that had been running
+would have them (the worker's first pass would otherwise find thousands never reminded of).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Plan:
     first_ids: dict[str, int]
     start: datetime
     span: float
+    #: The moment of the fill: due dates before it are marked as reminded of.
+    now: datetime
     reporters: Sequence[int]
     agents: Sequence[int]
     managers: Sequence[int]
@@ -76,7 +80,7 @@ def _vector(text: str) -> str:
 _PARAMETERS = """
 CREATE TEMP TABLE demo_param (
   n int, comments int, number0 int, incident0 int, supporter0 int, watcher0 int,
-  comment0 int, reference0 int, event0 int, start timestamptz, span float8,
+  comment0 int, reference0 int, event0 int, start timestamptz, span float8, now timestamptz,
   reporters int[], agents int[], managers int[], subjects text[], problems text[],
   topics text[], sentences text[], tasks text[], types text[], impacts text[],
   urgencies text[], statuses text[], max_comment int, max_document int
@@ -300,15 +304,17 @@ FROM demo_param p, (
     "incident": f"""
 INSERT INTO incident (id, number, description, type, impact, urgency, priority, priority_rank,
   status, status_rank, due_date, task, reporter_id, assigned_to_id, version, search_document,
-  search_vector, created_at, updated_at)
+  search_vector, created_at, updated_at, due_soon_sent_for, overdue_sent_for)
 SELECT id, number, description, type, impact, urgency, priority, priority_rank, status,
   status_rank, due_date, task, reporter, assigned_to, version,
   left(document, max_document),
   CASE WHEN length(document) <= max_document THEN vector
     ELSE {_vector("left(document, max_document)")} END,
-  created, greatest(updated, created)
+  created, greatest(updated, created), reminded, reminded
 FROM (
   SELECT d.*, p.max_document,
+    -- A desk would have sent the reminders of the due dates gone by.
+    CASE WHEN d.due_date <= p.now THEN d.due_date END AS reminded,
     1 + d.triaged::int + greatest(cardinality(d.path) - 2, 0) + coalesce(c.n, 0) AS version,
     h.head || coalesce(' ' || tail.body, '') AS description,
     concat_ws(E'\\n', h.head || coalesce(' ' || tail.body, ''), l.label, c.document)
@@ -350,10 +356,11 @@ async def fill(connection: Any, plan: Plan, *, rebuild: bool) -> dict[str, int]:
     ids = plan.first_ids
     await connection.execute(
         "INSERT INTO demo_param VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-        " $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+        " $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
         plan.incidents, plan.comments, plan.number, ids["incident"],
         ids["incident_supporter"], ids["incident_watcher"], ids["comment"], ids["reference"],
-        ids["incident_event"], plan.start, plan.span, list(plan.reporters), list(plan.agents),
+        ids["incident_event"], plan.start, plan.span, plan.now, list(plan.reporters),
+        list(plan.agents),
         list(plan.managers), list(plan.subjects), list(plan.problems), list(plan.topics),
         list(plan.sentences), list(plan.tasks), list(plan.types), list(plan.impacts),
         list(plan.urgencies), list(plan.statuses), plan.max_comment, plan.max_document,

@@ -5,12 +5,13 @@ and after which the service goes on numbering and writing as usual."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 
 from gql_support import demo
 from gql_support.accounts.models import Role
-from gql_support.incidents import service
+from gql_support.incidents import reminders, service
 from gql_support.incidents.changes import IncidentChanges
 from gql_support.incidents.models import (
     PRIORITY_RANK,
@@ -26,6 +27,8 @@ from gql_support.incidents.models import (
 )
 from gql_support.incidents.search import vector_sql
 from gql_support.incidents.workflow import TRANSITIONS, priority_of
+from gql_support.notify.models import NoticeReason, OutboxMessage
+from gql_support.settings import Settings
 from tests.conftest import GraphQLClient, MakePerson
 
 PAGE = """
@@ -124,3 +127,33 @@ async def test_the_service_and_the_api_carry_on_after_demo_data(
     )
     assert done.comment is not None
     assert done.incident.version == 2
+
+
+async def test_demo_due_dates_gone_by_are_marked_as_reminded_of(
+    make_person: MakePerson, settings: Settings
+) -> None:
+    # Given demo incidents, due dates spread over the last year and the coming weeks
+    await make_person(Role.MANAGER)
+    before = datetime.now(UTC)
+    await demo.fill(incidents=150, users=60, comments=0)
+    after = datetime.now(UTC)
+
+    # Then each due date gone by is marked as reminded of, due soon and overdue, as a desk
+    # that had been running would have it; those to come are not
+    incidents = await Incident.filter(due_date__isnull=False)
+    second = timedelta(seconds=1)
+    gone = [i for i in incidents if i.due_date is not None and i.due_date < before - second]
+    to_come = [i for i in incidents if i.due_date is not None and i.due_date > after]
+    assert gone
+    assert to_come
+    for incident in gone:
+        assert incident.due_soon_sent_for == incident.overdue_sent_for == incident.due_date
+    for incident in to_come:
+        assert incident.due_soon_sent_for is incident.overdue_sent_for is None
+    assert any(i.status in reminders.REMINDED_STATUSES for i in gone)
+
+    # and the worker's first pass, however far back it catches up, emails none of them overdue
+    await OutboxMessage.all().delete()
+    catch_up = settings.model_copy(update={"reminder_catch_up_hours": 24 * 400})
+    await reminders.queue_due(now=after, settings=catch_up)
+    assert await OutboxMessage.filter(reason=NoticeReason.OVERDUE).count() == 0
