@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -54,6 +56,16 @@ class _MaskWithRequestId(ClientErrors):
 
 async def _only(result: ExecutionResult) -> AsyncIterator[ExecutionResult]:
     yield result
+
+
+class _NameConverter(NameConverter):
+    """Strawberry converts the Python name of each argument of a field to its GraphQL name
+    again on every call of its resolver (for ``comments`` and ``history``, on every incident of
+    a page); the names are few, so each is converted once."""
+
+    @cache  # noqa: B019 (one converter per schema, as long-lived as it)
+    def apply_naming_config(self, name: str) -> str:
+        return super().apply_naming_config(name)
 
 
 class _Schema(strawberry.Schema):
@@ -171,6 +183,7 @@ def build_schema(
         subscription=Subscription,
         types=_TYPES,
         extensions=extensions,
+        config=StrawberryConfig(name_converter=_NameConverter()),
     )
     schema.limits = limits
     return schema

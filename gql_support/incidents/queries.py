@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
+import orjson
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.queries import Table
 from pypika_tortoise.terms import Term
@@ -109,7 +110,7 @@ class Page(Generic[T]):
 
 
 def _encode_cursor(data: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode()
 
 
 def _decode_cursor(cursor: str, length: int) -> list[Any]:
