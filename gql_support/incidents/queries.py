@@ -298,61 +298,52 @@ def _row_extras(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _page_query(
-    predicate: Predicate,
-    order: IncidentOrder,
-    position: tuple[Any, int] | None,
-    size: int,
-    columns: Collection[str],
-    extras: PageExtras,
-) -> ValuesQuery[Literal[False]]:
-    """The statement of a dashboard page (one row past it tells whether there is a next)."""
-    base = incidents_where(predicate)
-    # The count goes into the page's statement when it can (see ``count_column``).
-    count = count_column(base, predicate) if extras.total_count else None
-    extra = _extra_columns(extras, count=count)
-    sort_column = _SORT_COLUMN[order.field]
-    read = dict.fromkeys(("id", "reporter_id", "assigned_to_id", sort_column, *columns, *extra))
-    query = _in_order(base, order, position).limit(size + 1)
-    if extra:
-        query = query.annotate(**extra)
-    return query.values(*read)
+@dataclass(frozen=True)
+class _PageView:
+    """What one dashboard page reads: the list (``predicate``, ``order``), where in it
+    (``position``, ``size``), and which values of its incidents (``columns``, ``extras``)."""
+
+    predicate: Predicate
+    order: IncidentOrder
+    position: tuple[Any, int] | None
+    size: int
+    columns: tuple[str, ...]
+    extras: PageExtras
+
+    def query(self) -> ValuesQuery[Literal[False]]:
+        """The page's statement (one row past it tells whether there is a next)."""
+        base = incidents_where(self.predicate)
+        # The count goes into the page's statement when it can (see ``count_column``).
+        count = count_column(base, self.predicate) if self.extras.total_count else None
+        extra = _extra_columns(self.extras, count=count)
+        sort_column = _SORT_COLUMN[self.order.field]
+        read = ("id", "reporter_id", "assigned_to_id", sort_column, *self.columns, *extra)
+        query = _in_order(base, self.order, self.position).limit(self.size + 1)
+        if extra:
+            query = query.annotate(**extra)
+        return query.values(*dict.fromkeys(read))
 
 
 @lru_cache(maxsize=256)
-def _page_statement(
-    predicate: Predicate,
-    order: IncidentOrder,
-    position: tuple[Any, int] | None,
-    size: int,
-    columns: tuple[str, ...],
-    extras: PageExtras,
-) -> tuple[str, tuple[Any, ...]]:
-    """A PostgreSQL page's SQL and parameters, built once for the same arguments: Tortoise
-    builds a statement anew each time (5 % of a page's instructions), and a desk asks for the
-    same few views over and over. Built as Tortoise builds it to run it (its ``sql()`` does the
-    same but drops the parameters)."""
-    query = _page_query(predicate, order, position, size, columns, extras)
+def _page_statement(view: _PageView) -> tuple[str, tuple[Any, ...]]:
+    """A PostgreSQL page's SQL and parameters, built once for the same view: Tortoise builds a
+    statement anew each time (5 % of a page's instructions), and a desk asks for the same few
+    views over and over. Built as Tortoise builds it to run it (its ``sql()`` does the same but
+    drops the parameters)."""
+    query = view.query()
     query._choose_db_if_not_chosen()
     query._make_query()
     sql, parameters = query.query.get_parameterized_sql()
     return sql, tuple(parameters)
 
 
-async def _page_rows(
-    predicate: Predicate,
-    order: IncidentOrder,
-    position: tuple[Any, int] | None,
-    size: int,
-    columns: Collection[str],
-    extras: PageExtras,
-) -> list[dict[str, Any]]:
+async def _page_rows(view: _PageView) -> list[dict[str, Any]]:
     """A page's rows. On PostgreSQL, as asyncpg returns them: text for an enum (which GraphQL
     shows by its value, faster than a member) and aware datetimes, so Tortoise's conversion of
     every value is skipped. SQLite returns dates as text: Tortoise runs and converts there."""
     if _dialect() != "postgres":
-        return await _page_query(predicate, order, position, size, columns, extras)
-    sql, parameters = _page_statement(predicate, order, position, size, tuple(columns), extras)
+        return await view.query()
+    sql, parameters = _page_statement(view)
     # A page is never read inside a transaction: the default connection.
     client = connections.get("default")
     rows: list[dict[str, Any]] = await client.execute_query_dict(sql, list(parameters))
@@ -375,8 +366,8 @@ async def list_incidents(
     size = _page_size(first)
     predicate = predicate_of(incident_filter, now=datetime.now(UTC))
     position = None if after is None else _cursor_position(after, order.field)
-    rows = await _page_rows(predicate, order, position, size, columns, extras)
-    rows = [_row_extras(row) for row in rows]
+    view = _PageView(predicate, order, position, size, tuple(columns), extras)
+    rows = [_row_extras(row) for row in await _page_rows(view)]
     items = rows[:size]
     # Counted in the page's statement when it could be; an empty page (past the end) counts
     # on its own.
