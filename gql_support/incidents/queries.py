@@ -29,9 +29,13 @@ from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
 from gql_support.incidents.counting import Counting, count_column
 from gql_support.incidents.filters import (
+    And,
+    In,
     IncidentFilter,
     IncidentView,
+    Or,
     Predicate,
+    Range,
     compile_q,
     holds,
     overdue,
@@ -52,7 +56,7 @@ from gql_support.incidents.models import (
     Priority,
     Reference,
 )
-from gql_support.incidents.search import search_hits
+from gql_support.incidents.search import estimate_matches, search_hits
 from gql_support.live.models import IncidentChange
 
 MAX_PAGE = 100
@@ -167,8 +171,10 @@ def _dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
 
 
-def _where(query: QuerySet[Incident], predicate: Predicate) -> QuerySet[Incident]:
-    condition, annotations = compile_q(predicate, dialect=_dialect())
+def _where(
+    query: QuerySet[Incident], predicate: Predicate, *, unindexed: bool = False
+) -> QuerySet[Incident]:
+    condition, annotations = compile_q(predicate, dialect=_dialect(), unindexed=unindexed)
     if annotations:
         query = query.annotate(**annotations)
     return query.filter(condition)
@@ -179,9 +185,35 @@ def filtered_incidents(incident_filter: IncidentFilter | None) -> QuerySet[Incid
     return incidents_where(predicate_of(incident_filter, now=datetime.now(UTC)))
 
 
-def incidents_where(predicate: Predicate) -> QuerySet[Incident]:
-    """The incidents a predicate selects."""
-    return _where(Incident.all(), predicate)
+def incidents_where(predicate: Predicate, *, unindexed: bool = False) -> QuerySet[Incident]:
+    """The incidents a predicate selects (``unindexed``: see ``filters.compile_q``)."""
+    return _where(Incident.all(), predicate, unindexed=unindexed)
+
+
+#: A search PostgreSQL estimates to match at most this many incidents checks the filter's
+#: status, priority, type and due-date conditions on each match rather than through their
+#: indexes (``filters.compile_q``'s ``unindexed``). At 1M incidents, checking 10,000 matches
+#: took 27 to 43 ms, and 20,000, 33 to 65 ms, where ANDing them with the bitmap of a broad
+#: condition (167,000 to 506,000 rows) took 62 to 236 ms; from 50,000 matches on the AND is
+#: about as fast, for a frequent word much faster, and a narrow filter (one status in 20)
+#: gains from it at any frequency (benchmarks/README.md, "A search with a broad filter").
+CHECKED_ON_MATCHES_UP_TO = 20_000
+
+
+def _broad(predicate: Predicate) -> bool:
+    """Whether a predicate has a condition that ``unindexed`` writes off its index."""
+    if isinstance(predicate, And | Or):
+        return any(_broad(part) for part in predicate.parts)
+    return isinstance(predicate, In | Range)
+
+
+async def _checked_on_matches(predicate: Predicate) -> bool:
+    """Whether the list is best read from its search's matches, each checked against the rest
+    of the filter (see ``CHECKED_ON_MATCHES_UP_TO``): one estimate, no row read."""
+    words = words_in(predicate)
+    if _dialect() != "postgres" or len(words) != 1 or not _broad(predicate):
+        return False
+    return await estimate_matches(words[0]) <= CHECKED_ON_MATCHES_UP_TO
 
 
 #: What the API shows of a user, read as plain values where a page reads many.
@@ -301,7 +333,8 @@ def _row_extras(row: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _PageView:
     """What one dashboard page reads: the list (``predicate``, ``order``), where in it
-    (``position``, ``size``), and which values of its incidents (``columns``, ``extras``)."""
+    (``position``, ``size``), which values of its incidents (``columns``, ``extras``), and
+    whether its broad conditions are checked on the search's matches (``unindexed``)."""
 
     predicate: Predicate
     order: IncidentOrder
@@ -309,10 +342,11 @@ class _PageView:
     size: int
     columns: tuple[str, ...]
     extras: PageExtras
+    unindexed: bool = False
 
     def query(self) -> ValuesQuery[Literal[False]]:
         """The page's statement (one row past it tells whether there is a next)."""
-        base = incidents_where(self.predicate)
+        base = incidents_where(self.predicate, unindexed=self.unindexed)
         # The count goes into the page's statement when it can (see ``count_column``).
         count = count_column(base, self.predicate) if self.extras.total_count else None
         extra = _extra_columns(self.extras, count=count)
@@ -366,13 +400,16 @@ async def list_incidents(
     size = _page_size(first)
     predicate = predicate_of(incident_filter, now=datetime.now(UTC))
     position = None if after is None else _cursor_position(after, order.field)
-    view = _PageView(predicate, order, position, size, tuple(columns), extras)
+    unindexed = await _checked_on_matches(predicate)
+    view = _PageView(predicate, order, position, size, tuple(columns), extras, unindexed)
     rows = [_row_extras(row) for row in await _page_rows(view)]
     items = rows[:size]
     # Counted in the page's statement when it could be; an empty page (past the end) counts
     # on its own.
     known = int(rows[0]["total_count"]) if rows and "total_count" in rows[0] else None
-    counting = Counting(lambda: incidents_where(predicate), predicate, known=known)
+    counting = Counting(
+        lambda: incidents_where(predicate, unindexed=unindexed), predicate, known=known
+    )
     sort_column = _SORT_COLUMN[order.field]
 
     def cursor(row: dict[str, Any]) -> str:

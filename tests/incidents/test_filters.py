@@ -4,6 +4,7 @@ and after it, search included, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from gql_support import demo
 from gql_support.accounts.models import Role, User
 from gql_support.incidents import service
 from gql_support.incidents.changes import UNSET, IncidentChanges
@@ -24,6 +26,7 @@ from gql_support.incidents.filters import (
     words_in,
 )
 from gql_support.incidents.models import (
+    OPEN_STATUSES,
     Impact,
     Incident,
     IncidentStatus,
@@ -32,8 +35,11 @@ from gql_support.incidents.models import (
     Urgency,
 )
 from gql_support.incidents.queries import (
+    IncidentOrder,
+    OrderField,
     filtered_incidents,
     incidents_where,
+    list_incidents,
     read_change,
     search_change,
 )
@@ -193,7 +199,12 @@ async def _change(data: st.DataObject, people: People, now: datetime, incident: 
 
 async def _listed(predicate: Predicate, ids: list[int]) -> set[int]:
     rows = await incidents_where(predicate).filter(id__in=ids).values("id")
-    return {int(row["id"]) for row in rows}
+    listed = {int(row["id"]) for row in rows}
+    # The same conditions written off their indexes (as a rare word's search pages are) select
+    # the same incidents.
+    rows = await incidents_where(predicate, unindexed=True).filter(id__in=ids).values("id")
+    assert {int(row["id"]) for row in rows} == listed, predicate
+    return listed
 
 
 @hypothesis_settings(
@@ -253,3 +264,78 @@ async def test_due_dates_compare_as_instants_whatever_their_offset(people: Peopl
     assert not await listed(due_before=datetime(2026, 6, 1, 11, 30, tzinfo=east))  # 09:30 UTC
     assert await listed(due_after=datetime(2026, 6, 1, 11, 30, tzinfo=east))
     assert not await listed(due_after=datetime(2026, 6, 1, 10, 0, 1))  # no offset: UTC
+
+
+#: A word of one demo description in ten: few enough matches that a page of its search with a
+#: broad filter is read from them (``CHECKED_ON_MATCHES_UP_TO``), and one word (SQLite knows no
+#: ``or``).
+A_PROBLEM = "timeout"
+
+
+async def _every_page(
+    incident_filter: IncidentFilter, order: IncidentOrder
+) -> tuple[list[int], int]:
+    """The ids of the whole list, page after page, and its count."""
+    ids: list[int] = []
+    after = None
+    while True:
+        page = await list_incidents(
+            incident_filter=incident_filter, order=order, first=7, after=after
+        )
+        ids += [int(item["id"]) for item in page.items]
+        if not page.has_next_page:
+            return ids, await page.total_count()
+        after = page.cursors[-1]
+
+
+async def test_a_search_with_a_broad_filter_lists_exactly_its_incidents(
+    make_person: MakePerson,
+) -> None:
+    # Given demo incidents of every status, priority and due date, some holding the word
+    await make_person(Role.MANAGER)
+    await demo.fill(incidents=400, users=20, comments=0)
+    now = datetime.now(UTC)
+    found, _ = await _every_page(IncidentFilter(search=A_PROBLEM), IncidentOrder())
+    rows = {
+        int(r["id"]): r
+        for r in await Incident.all().values(
+            "id", "status", "priority", "due_date", "assigned_to_id"
+        )
+    }
+    assignee = next(r["assigned_to_id"] for r in rows.values() if r["assigned_to_id"])
+    open_statuses = {str(s) for s in OPEN_STATUSES}
+    judged: dict[str, tuple[IncidentFilter, Callable[[dict[str, Any]], bool]]] = {
+        "broad statuses": (
+            IncidentFilter(
+                search=A_PROBLEM, status=[IncidentStatus.NEW, IncidentStatus.IN_PROGRESS]
+            ),
+            lambda r: r["status"] in {"NEW", "IN_PROGRESS"},
+        ),
+        "one status": (
+            IncidentFilter(search=A_PROBLEM, status=[IncidentStatus.ON_HOLD]),
+            lambda r: r["status"] == "ON_HOLD",
+        ),
+        "overdue": (
+            IncidentFilter(search=A_PROBLEM, overdue=True),
+            lambda r: (
+                r["due_date"] is not None and r["due_date"] < now and r["status"] in open_statuses
+            ),
+        ),
+        "priority": (
+            IncidentFilter(search=A_PROBLEM, priority=[Priority.HIGH]),
+            lambda r: r["priority"] == "HIGH",
+        ),
+        "assignee": (
+            IncidentFilter(search=A_PROBLEM, assigned_to_id=assignee),
+            lambda r: r["assigned_to_id"] == assignee,
+        ),
+    }
+    for name, (incident_filter, passes) in judged.items():
+        for order in (IncidentOrder(), IncidentOrder(field=OrderField.STATUS)):
+            # When the search is listed with the filter, page after page, and counted
+            ids, count = await _every_page(incident_filter, order)
+            # Then it lists exactly the matches that pass the filter, once each, and counts them
+            expected = {i for i in found if passes(rows[i])}
+            assert sorted(ids) == sorted(expected), (name, order)
+            assert count == len(expected), (name, order)
+    assert found, "the word is in some incidents"
