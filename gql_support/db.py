@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as run_migrations
+from tortoise.queryset import AwaitableQuery
 from tortoise.transactions import in_transaction
 
 from gql_support.settings import Settings
@@ -87,6 +89,24 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
 )
+
+
+def parameterized(query: AwaitableQuery[Any]) -> tuple[str, list[Any]]:
+    """A query's SQL and parameters, built as Tortoise builds them to run it (its ``sql()``
+    does the same but drops the parameters)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, parameters = query.query.get_parameterized_sql()
+    return sql, list(parameters)
+
+
+async def planned_rows(sql: str, parameters: list[Any]) -> int:
+    """How many rows PostgreSQL's planner guesses a SELECT returns: its statistics, no row
+    read."""
+    client = connections.get("default")
+    rows = await client.execute_query_dict(f"EXPLAIN (FORMAT JSON) {sql}", parameters)
+    plan = rows[0]["QUERY PLAN"]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
 def is_unavailable(error: BaseException | None) -> bool:

@@ -305,7 +305,8 @@ class Connection(Generic[N]):
     total_count_is_estimate: bool = strawberry.field(
         default=False,
         description="Whether totalCount is PostgreSQL's estimate rather than an exact count: "
-        f"only for a word search alone estimated to match more than {EXACT_UP_TO:,} incidents.",
+        "only for a word search (with or without other conditions) estimated to match more "
+        f"than {EXACT_UP_TO:,} incidents.",
     )
 
     @classmethod

@@ -24,6 +24,7 @@ from tortoise.functions import Coalesce, Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
+from gql_support import db
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
@@ -362,12 +363,8 @@ class _PageView:
 def _page_statement(view: _PageView) -> tuple[str, tuple[Any, ...]]:
     """A PostgreSQL page's SQL and parameters, built once for the same view: Tortoise builds a
     statement anew each time (5 % of a page's instructions), and a desk asks for the same few
-    views over and over. Built as Tortoise builds it to run it (its ``sql()`` does the same but
-    drops the parameters)."""
-    query = view.query()
-    query._choose_db_if_not_chosen()
-    query._make_query()
-    sql, parameters = query.query.get_parameterized_sql()
+    views over and over."""
+    sql, parameters = db.parameterized(view.query())
     return sql, tuple(parameters)
 
 
@@ -408,7 +405,10 @@ async def list_incidents(
     # on its own.
     known = int(rows[0]["total_count"]) if rows and "total_count" in rows[0] else None
     counting = Counting(
-        lambda: incidents_where(predicate, unindexed=unindexed), predicate, known=known
+        lambda: incidents_where(predicate, unindexed=unindexed),
+        predicate,
+        where=incidents_where,
+        known=known,
     )
     sort_column = _SORT_COLUMN[order.field]
 

@@ -14,7 +14,6 @@ Both costs grow with every word, so a search is refused beyond what a person typ
 
 from __future__ import annotations
 
-import json
 import string
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from pypika_tortoise.utils import format_alias_sql
 from tortoise import connections
 from tortoise.expressions import Q
 
+from gql_support import db
 from gql_support.errors import InvalidInput
 from gql_support.incidents.models import Incident
 
@@ -110,11 +110,8 @@ async def count_matches(words: str) -> int:
 async def estimate_matches(words: str) -> int:
     """How many incidents PostgreSQL's planner guesses hold the words (its statistics, no
     row read)."""
-    client = connections.get("default")
-    sql = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM incident WHERE {VECTOR_SQL} @@ "
-    rows = await client.execute_query_dict(sql + query_sql(lambda: "$1"), [words])
-    plan = rows[0]["QUERY PLAN"]
-    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    sql = f"SELECT 1 FROM incident WHERE {VECTOR_SQL} @@ {query_sql(lambda: '$1')}"
+    return await db.planned_rows(sql, [words])
 
 
 def words_condition(words: str, *, dialect: str, name: str) -> tuple[Q, dict[str, Term]]:
