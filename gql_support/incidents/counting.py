@@ -49,7 +49,7 @@ class Count:
     estimate: bool = False
 
 
-def _searched(predicate: Predicate) -> tuple[str, Predicate] | None:
+def search_of(predicate: Predicate) -> tuple[str, Predicate] | None:
     """On PostgreSQL (where an index counts and the planner estimates), the words of a search
     that is one of the predicate's conditions, and the other conditions."""
     if connections.get("default").capabilities.dialect != "postgres":
@@ -75,23 +75,24 @@ def count_column(query: QuerySet[Incident], predicate: Predicate) -> Term | None
     only counting tells. A search is counted on its own (estimated, if frequent)."""
     if predicate == EVERY_INCIDENT:
         return RawSQL('(SELECT "value" FROM "incident_counter" WHERE "id" = 1)')
-    if _searched(predicate) is not None:
+    if search_of(predicate) is not None:
         return None
     return Subquery(query.annotate(n=CountRows("id")).values("n"))
 
 
 async def count_incidents(
-    query: QuerySet[Incident], predicate: Predicate, *, where: Where
+    query: QuerySet[Incident], predicate: Predicate, *, where: Where, matches: int | None = None
 ) -> Count:
     """How many incidents ``query`` (the incidents ``predicate`` selects) holds; ``where``
-    builds the query of a predicate, to estimate it."""
+    builds the query of a predicate, to estimate it; ``matches``: PostgreSQL's estimate of the
+    search's matches, if already read."""
     if predicate == EVERY_INCIDENT:
         counter = await IncidentCounter.get(id=1)
         return Count(counter.value)
-    searched = _searched(predicate)
+    searched = search_of(predicate)
     if searched is not None:
         words, rest = searched
-        estimated = await estimate_matches(words)
+        estimated = await estimate_matches(words) if matches is None else matches
         if rest != EVERY_INCIDENT:
             estimated = round(estimated * await _share(where(rest)))
         if estimated > EXACT_UP_TO:
@@ -110,11 +111,13 @@ class Counting:
         predicate: Predicate,
         *,
         where: Where,
+        matches: int | None = None,
         known: int | None = None,
     ) -> None:
         #: Builds the query of what ``predicate`` selects, if the count must be read.
         self.select = select
         self.where = where
+        self.matches = matches
         self.predicate = predicate
         self._known = None if known is None else Count(known)
         self._count: asyncio.Task[Count] | None = None
@@ -124,7 +127,9 @@ class Counting:
             return self._known
         if self._count is None:
             self._count = asyncio.ensure_future(
-                count_incidents(self.select(), self.predicate, where=self.where)
+                count_incidents(
+                    self.select(), self.predicate, where=self.where, matches=self.matches
+                )
             )
         return await self._count
 

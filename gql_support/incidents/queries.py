@@ -28,7 +28,7 @@ from gql_support import db
 from gql_support.accounts.models import User
 from gql_support.db import MAX_INT
 from gql_support.errors import InvalidInput
-from gql_support.incidents.counting import Counting, count_column
+from gql_support.incidents.counting import Counting, count_column, search_of
 from gql_support.incidents.filters import (
     And,
     In,
@@ -208,13 +208,14 @@ def _broad(predicate: Predicate) -> bool:
     return isinstance(predicate, In | Range)
 
 
-async def _checked_on_matches(predicate: Predicate) -> bool:
-    """Whether the list is best read from its search's matches, each checked against the rest
-    of the filter (see ``CHECKED_ON_MATCHES_UP_TO``): one estimate, no row read."""
-    words = words_in(predicate)
-    if _dialect() != "postgres" or len(words) != 1 or not _broad(predicate):
-        return False
-    return await estimate_matches(words[0]) <= CHECKED_ON_MATCHES_UP_TO
+async def _broad_search_matches(predicate: Predicate) -> int | None:
+    """For a search with a condition that ``unindexed`` writes off its index, PostgreSQL's
+    estimate of the search's matches (no row read): whether the list is best read from them,
+    each checked against the rest of the filter (see ``CHECKED_ON_MATCHES_UP_TO``)."""
+    searched = search_of(predicate)
+    if searched is None or not _broad(searched[1]):
+        return None
+    return await estimate_matches(searched[0])
 
 
 #: What the API shows of a user, read as plain values where a page reads many.
@@ -397,7 +398,9 @@ async def list_incidents(
     size = _page_size(first)
     predicate = predicate_of(incident_filter, now=datetime.now(UTC))
     position = None if after is None else _cursor_position(after, order.field)
-    unindexed = await _checked_on_matches(predicate)
+    # Read here for the page, and kept for its count.
+    matches = await _broad_search_matches(predicate)
+    unindexed = matches is not None and matches <= CHECKED_ON_MATCHES_UP_TO
     view = _PageView(predicate, order, position, size, tuple(columns), extras, unindexed)
     rows = [_row_extras(row) for row in await _page_rows(view)]
     items = rows[:size]
@@ -408,6 +411,7 @@ async def list_incidents(
         lambda: incidents_where(predicate, unindexed=unindexed),
         predicate,
         where=incidents_where,
+        matches=matches,
         known=known,
     )
     sort_column = _SORT_COLUMN[order.field]
